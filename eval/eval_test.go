@@ -302,7 +302,7 @@ func BenchmarkPrepare10000Flags(b *testing.B) {
         enabled: true
         targets: {a: [u1, u2, u3]}
         rules:
-          - when: [{attribute: country, op: in, values: [DE, FR, NL]}, {attribute: email, op: matches, values: ["@corp\\.example$"]}]
+          - when: [{attribute: country, op: in, values: [DE, FR, NL]}, {attribute: email, op: matches, values: ["@corp-` + strconv.Itoa(i%1000) + `\\.example$"]}]
             serve: {variant: b}
           - when: [{attribute: version, op: semverGte, values: ["2.1.0"]}]
             serve: {split: {a: 33.333, b: 33.333, c: 33.334}}

@@ -21,6 +21,9 @@ type Snapshot struct {
 	flags    map[string]*flag
 	keys     []string
 	segments map[string]*segment
+	// regexps shares one compiled expression per distinct pattern
+	// (*regexp.Regexp is safe for concurrent use). Only used while preparing.
+	regexps map[string]*regexp.Regexp
 }
 
 type flag struct {
@@ -191,6 +194,7 @@ func prepareValid(f *flagmodel.File, env string) (*Snapshot, error) {
 		flags:    make(map[string]*flag, len(f.Flags)),
 		segments: make(map[string]*segment, len(f.Segments)),
 		keys:     make([]string, 0, len(f.Flags)),
+		regexps:  map[string]*regexp.Regexp{},
 	}
 	for _, e := range f.Environments {
 		if e.Key == env {
@@ -226,6 +230,7 @@ func prepareValid(f *flagmodel.File, env string) (*Snapshot, error) {
 		}
 	}
 	sort.Strings(s.keys)
+	s.regexps = nil
 	return s, nil
 }
 
@@ -387,9 +392,14 @@ func (s *Snapshot) addClauseValue(c *clause, v any) error {
 	case opStartsWith, opEndsWith, opContains:
 		c.strs = append(c.strs, v.(string))
 	case opMatches:
-		re, err := flagmodel.CompileRegexp(v.(string))
-		if err != nil {
-			return err
+		pattern := v.(string)
+		re := s.regexps[pattern]
+		if re == nil {
+			var err error
+			if re, err = flagmodel.CompileRegexp(pattern); err != nil {
+				return err
+			}
+			s.regexps[pattern] = re
 		}
 		c.regexps = append(c.regexps, re)
 	case opLt, opLte, opGt, opGte:

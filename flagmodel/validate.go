@@ -70,6 +70,9 @@ type validator struct {
 	envs     map[string]*Environment
 	segments map[string]*Segment
 	flags    map[string]*Flag
+	// regexps remembers each distinct pattern's verdict: files repeat
+	// patterns, and compiling dominates validation time.
+	regexps map[string]string
 }
 
 func (v *validator) add(where, format string, args ...any) {
@@ -84,6 +87,7 @@ func (f *File) Validate() error {
 		envs:     map[string]*Environment{},
 		segments: map[string]*Segment{},
 		flags:    map[string]*Flag{},
+		regexps:  map[string]string{},
 	}
 	v.environments()
 	v.indexSegmentsAndFlags()
@@ -470,6 +474,17 @@ func (v *validator) clause(where string, c *Clause) {
 	}
 	for i, val := range c.Values {
 		vw := fmt.Sprintf("%s.values[%d]", where, i)
+		if pattern, ok := val.(string); ok && c.Op == OpMatches {
+			msg, seen := v.regexps[pattern]
+			if !seen {
+				msg = checkClauseValue(c.Op, val, v.segments)
+				v.regexps[pattern] = msg
+			}
+			if msg != "" {
+				v.add(vw, "%s", msg)
+			}
+			continue
+		}
 		if msg := checkClauseValue(c.Op, val, v.segments); msg != "" {
 			v.add(vw, "%s", msg)
 		}
