@@ -1,0 +1,201 @@
+// Package store is Weir's persistence contract: configuration with immutable
+// versions, the hash-chained audit log and access keys. Backends live in
+// sub-packages (sqlite, postgres) and all pass the conformance suite in
+// storetest.
+//
+// Every write goes through Commit with a Changeset: the changes, the expected
+// versions they were computed from, and who made them and why. A Commit is
+// one transaction: each changed flag state or segment gets a new version
+// (previous version + 1) holding its full content, and one audit entry per
+// change is appended, or nothing is written at all. History is never
+// rewritten; rolling back is a new version whose content equals an old one.
+//
+// Backends translate driver errors in exactly one function each, into the
+// sentinel errors below, which callers test with errors.Is.
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/weirhq/weir/flagmodel"
+)
+
+// Sentinel errors.
+var (
+	// ErrNotFound: the environment, flag, segment, version or key does not
+	// exist.
+	ErrNotFound = errors.New("not found")
+	// ErrConflict: an expected version is not the current one. The error
+	// is a *ConflictError.
+	ErrConflict = errors.New("version conflict")
+	// ErrInvalid: the change breaks a store invariant (for example a state
+	// for an unknown environment).
+	ErrInvalid = errors.New("invalid change")
+	// ErrUnavailable: the database cannot be reached.
+	ErrUnavailable = errors.New("store unavailable")
+)
+
+// ConflictError reports a stale expected version.
+type ConflictError struct {
+	// Target names the versioned object, e.g. `flag "checkout" in production`.
+	Target   string
+	Expected int64
+	Current  int64
+}
+
+func (e *ConflictError) Error() string {
+	return fmt.Sprintf("%s: expected version %d, current version is %d", e.Target, e.Expected, e.Current)
+}
+
+// Is makes errors.Is(err, ErrConflict) true.
+func (e *ConflictError) Is(target error) bool { return target == ErrConflict }
+
+// Kind is the kind of a versioned object.
+type Kind string
+
+// Versioned kinds.
+const (
+	// KindFlagState: a flag's state in one environment. Its version is the
+	// flag version that evaluation reports.
+	KindFlagState Kind = "flag-state"
+	// KindFlag: a flag's definition (description, owner, kind, type,
+	// variants, tags, sunset), shared by all environments.
+	KindFlag Kind = "flag"
+	// KindSegment: a segment.
+	KindSegment Kind = "segment"
+	// KindEnvironment: an environment's settings.
+	KindEnvironment Kind = "environment"
+)
+
+// AnyVersion as an expected version skips the concurrency check.
+const AnyVersion int64 = -1
+
+// Change is one write in a Changeset. ExpectedVersion is the version the
+// change was computed from: 0 means "must not exist yet", AnyVersion skips
+// the check. Exactly one of the content fields matches Kind; Delete removes
+// the object (a final version with Deleted set is recorded).
+type Change struct {
+	Kind            Kind
+	Key             string // flag, segment or environment key
+	Env             string // for KindFlagState
+	ExpectedVersion int64
+	Delete          bool
+
+	Flag        *flagmodel.Flag // definition; Environments is ignored
+	State       *flagmodel.FlagState
+	Segment     *flagmodel.Segment
+	Environment *flagmodel.Environment
+}
+
+// Changeset is everything one Commit writes, atomically.
+type Changeset struct {
+	Actor  string
+	Reason string
+	// Action names the operation for the audit log, e.g. "apply",
+	// "flag.enable", "rollback".
+	Action  string
+	Changes []Change
+}
+
+// Committed reports the versions a Commit created, in Changes order.
+type Committed struct {
+	Versions []int64
+	// AuditSeq is the sequence number of the last audit entry written.
+	AuditSeq int64
+	Time     time.Time
+}
+
+// Version is one immutable version of an object.
+type Version struct {
+	Kind    Kind
+	Key     string
+	Env     string
+	Version int64
+	Deleted bool
+	// Content is the object's JSON as written by the flagmodel types.
+	Content json.RawMessage
+	Actor   string
+	Reason  string
+	Action  string
+	Time    time.Time
+}
+
+// Config is the current state of everything, with versions.
+type Config struct {
+	Environments []Versioned[flagmodel.Environment]
+	Segments     []Versioned[flagmodel.Segment]
+	// Flags hold their definitions; Flag.Environments is filled with the
+	// current states, whose Version fields are set.
+	Flags []Versioned[flagmodel.Flag]
+	// AuditSeq is the last audit sequence number the snapshot includes, so
+	// a reader can tell whether it has caught up with a notification.
+	AuditSeq int64
+}
+
+// Versioned pairs a current object with its version.
+type Versioned[T any] struct {
+	Value   T
+	Version int64
+}
+
+// AuditEntry is one record of the append-only, hash-chained audit log.
+type AuditEntry struct {
+	Seq    int64
+	Time   time.Time
+	Actor  string
+	Action string
+	// Target names the object, e.g. "flag-state/checkout/production".
+	Target string
+	// Diff is a JSON document describing the change (before/after).
+	Diff     json.RawMessage
+	Reason   string
+	PrevHash []byte
+	Hash     []byte
+}
+
+// Scope is what a key may do.
+type Scope string
+
+// Key scopes.
+const (
+	ScopeAdmin Scope = "admin"
+	ScopeSDK   Scope = "sdk"
+)
+
+// Key is an access key. The secret itself is never stored: only its hash.
+type Key struct {
+	ID        string
+	Name      string
+	Scope     Scope
+	Env       string // SDK keys only
+	Hash      []byte
+	Prefix    string // first characters of the secret, to recognise it in lists
+	CreatedBy string
+	CreatedAt time.Time
+	RevokedAt *time.Time
+}
+
+// Store is the persistence contract every backend implements.
+type Store interface {
+	// Commit writes a changeset in one transaction, or nothing.
+	Commit(ctx context.Context, cs *Changeset) (Committed, error)
+	// Load returns the current configuration.
+	Load(ctx context.Context) (*Config, error)
+	// History returns every version of an object, oldest first.
+	History(ctx context.Context, kind Kind, key, env string) ([]Version, error)
+	// Audit returns up to limit entries with Seq > after, in order.
+	Audit(ctx context.Context, after int64, limit int) ([]AuditEntry, error)
+
+	CreateKey(ctx context.Context, k Key) error
+	Keys(ctx context.Context) ([]Key, error)
+	KeyByHash(ctx context.Context, hash []byte) (Key, error)
+	RevokeKey(ctx context.Context, id, actor string) error
+
+	// Ping checks that the database answers.
+	Ping(ctx context.Context) error
+	Close() error
+}
