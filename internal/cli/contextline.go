@@ -19,21 +19,16 @@ const maxContextLine = 1 << 20
 // whose "targetingKey", when present, is a string. Numbers become float64,
 // as in every SDK that sends JSON. The error says what is wrong, with the
 // column for syntax errors, and never includes the whole line.
-func decodeContext(line []byte) (eval.Context, error) {
-	trimmed := bytes.TrimLeft(line, " \t\r")
-	if len(trimmed) == 0 {
-		return eval.Context{}, errors.New("empty context: want a JSON object")
-	}
-	if kind := describeJSONStart(trimmed[0]); kind != "" {
-		return eval.Context{}, fmt.Errorf("a context must be a JSON object, not %s", kind)
-	}
-	var attrs map[string]any
-	if err := json.Unmarshal(line, &attrs); err != nil {
-		var se *json.SyntaxError
-		if errors.As(err, &se) {
-			return eval.Context{}, fmt.Errorf("column %d: %s", se.Offset, se.Error())
+//
+// The attributes are stored in attrs, which is cleared first, so a caller
+// decoding line after line reuses one map (and its keys); the returned
+// Context is valid until the next call with the same map.
+func decodeContext(line []byte, attrs map[string]any) (eval.Context, error) {
+	clear(attrs)
+	if !decodeFlatObject(line, attrs) {
+		if err := decodeContextSlow(line, attrs); err != nil {
+			return eval.Context{}, err
 		}
-		return eval.Context{}, err
 	}
 	if tk, ok := attrs[flagmodel.TargetingKey]; ok {
 		if _, isString := tk.(string); !isString {
@@ -43,9 +38,27 @@ func decodeContext(line []byte) (eval.Context, error) {
 	return eval.NewContext(attrs), nil
 }
 
-// describeJSONStart names the kind of JSON value that starts with c, or
-// returns "" for '{' and for bytes that start no value (the decoder then
-// reports the syntax error).
+// decodeContextSlow decodes any JSON object with encoding/json, and words
+// what is wrong with anything else.
+func decodeContextSlow(line []byte, attrs map[string]any) error {
+	clear(attrs) // the fast path may have stored a few attributes
+	trimmed := bytes.TrimLeft(line, " \t\r\n")
+	if len(trimmed) == 0 {
+		return errors.New("empty context: want a JSON object")
+	}
+	if kind := describeJSONStart(trimmed[0]); kind != "" {
+		return fmt.Errorf("a context must be a JSON object, not %s", kind)
+	}
+	if err := json.Unmarshal(line, &attrs); err != nil {
+		var se *json.SyntaxError
+		if errors.As(err, &se) {
+			return fmt.Errorf("column %d: %s", se.Offset, se.Error())
+		}
+		return err
+	}
+	return nil
+}
+
 func describeJSONStart(c byte) string {
 	switch {
 	case c == '[':
