@@ -59,4 +59,3 @@ func BenchmarkEvalStream(b *testing.B) {
 	}
 	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "contexts/s")
 }
-
