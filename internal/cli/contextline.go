@@ -15,27 +15,40 @@ import (
 // malformed file (say, one without newlines) from filling memory.
 const maxContextLine = 1 << 20
 
-// decodeContext decodes one evaluation context: a JSON object of attributes,
-// whose "targetingKey", when present, is a string. Numbers become float64,
-// as in every SDK that sends JSON. The error says what is wrong, with the
-// column for syntax errors, and never includes the whole line.
-//
-// The attributes are stored in attrs, which is cleared first, so a caller
-// decoding line after line reuses one map (and its keys); the returned
-// Context is valid until the next call with the same map.
-func decodeContext(line []byte, attrs map[string]any) (eval.Context, error) {
-	clear(attrs)
-	if !decodeFlatObject(line, attrs) {
-		if err := decodeContextSlow(line, attrs); err != nil {
+// maxInternedKeys bounds the attribute names a contextDecoder remembers, so
+// a file whose every line has new names cannot grow it without end.
+const maxInternedKeys = 1024
+
+// contextDecoder decodes evaluation contexts one line after another. It
+// reuses one attribute map and the attribute-name strings of earlier lines,
+// so a line of known names costs only its values' allocations. The Context
+// it returns is valid until the next call to decode.
+type contextDecoder struct {
+	attrs map[string]any
+	keys  map[string]string
+}
+
+func newContextDecoder() *contextDecoder {
+	return &contextDecoder{attrs: map[string]any{}, keys: map[string]string{}}
+}
+
+// decode decodes one evaluation context: a JSON object of attributes, whose
+// "targetingKey", when present, is a string. Numbers become float64, as in
+// every SDK that sends JSON. The error says what is wrong, with the column
+// for syntax errors, and never includes the whole line.
+func (d *contextDecoder) decode(line []byte) (eval.Context, error) {
+	clear(d.attrs)
+	if !decodeFlatObject(line, d.attrs, d.keys) {
+		if err := decodeContextSlow(line, d.attrs); err != nil {
 			return eval.Context{}, err
 		}
 	}
-	if tk, ok := attrs[flagmodel.TargetingKey]; ok {
+	if tk, ok := d.attrs[flagmodel.TargetingKey]; ok {
 		if _, isString := tk.(string); !isString {
 			return eval.Context{}, fmt.Errorf("%s must be a string, not %s", flagmodel.TargetingKey, describeJSONValue(tk))
 		}
 	}
-	return eval.NewContext(attrs), nil
+	return eval.NewContext(d.attrs), nil
 }
 
 // decodeContextSlow decodes any JSON object with encoding/json, and words

@@ -283,7 +283,7 @@ func (ev *evaluator) appendContext(b []byte, c *eval.Context) []byte {
 
 // single evaluates the one context given with --context.
 func (ev *evaluator) single(w io.Writer, raw []byte) error {
-	c, err := decodeContext(raw, map[string]any{})
+	c, err := newContextDecoder().decode(raw)
 	if err != nil {
 		return fmt.Errorf("--context: %w", err)
 	}
@@ -314,7 +314,7 @@ func (ev *evaluator) stream(ctx context.Context, r io.Reader, name string, w io.
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), maxContextLine)
 	var buf []byte
-	attrs := map[string]any{}
+	dec := newContextDecoder()
 	line := 0
 	for sc.Scan() {
 		line++
@@ -327,7 +327,7 @@ func (ev *evaluator) stream(ctx context.Context, r io.Reader, name string, w io.
 		if len(bytes.TrimSpace(raw)) == 0 {
 			continue
 		}
-		c, err := decodeContext(raw, attrs)
+		c, err := dec.decode(raw)
 		if err != nil {
 			return fmt.Errorf("%s: line %d: %w", name, line, err)
 		}

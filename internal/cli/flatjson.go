@@ -16,7 +16,10 @@ import (
 // the full answer or the precise error, so the fast path never has to
 // produce an error message and can never accept what encoding/json rejects:
 // FuzzEvalContextLine checks both decoders agree.
-func decodeFlatObject(line []byte, attrs map[string]any) bool {
+//
+// keys interns attribute names: a name seen before is looked up (which does
+// not allocate) instead of being converted to a new string for the map.
+func decodeFlatObject(line []byte, attrs map[string]any, keys map[string]string) bool {
 	i := skipSpace(line, 0)
 	if i >= len(line) || line[i] != '{' {
 		return false
@@ -65,9 +68,14 @@ func decodeFlatObject(line []byte, attrs map[string]any) bool {
 		default:
 			return false
 		}
-		// string(key) in an index expression does not allocate when the key
-		// is already present, which is the case from the second line on.
-		attrs[string(key)] = value
+		name, known := keys[string(key)]
+		if !known {
+			name = string(key)
+			if len(keys) < maxInternedKeys {
+				keys[name] = name
+			}
+		}
+		attrs[name] = value
 		i = skipSpace(line, i)
 		if i >= len(line) {
 			return false
