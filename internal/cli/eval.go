@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -24,6 +25,8 @@ type evalOptions struct {
 	context  string
 	contexts string
 	explain  bool
+	// contextsSet tells --contexts "" from no --contexts.
+	contextsSet bool
 }
 
 func newEvalCmd(s streams) *cobra.Command {
@@ -50,6 +53,7 @@ are read. A line that is not a valid context stops the command with exit code
 1, after the output of every line before it and nothing for that line.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			o.contextsSet = cmd.Flags().Changed("contexts")
 			return runEval(cmd.Context(), s, o)
 		},
 	}
@@ -68,6 +72,9 @@ are read. A line that is not a valid context stops the command with exit code
 }
 
 func runEval(ctx context.Context, s streams, o evalOptions) error {
+	if o.contextsSet && o.contexts == "" {
+		return errors.New("--contexts needs a file name, or - for stdin")
+	}
 	if o.file == "-" && o.contexts == "-" {
 		return errors.New("the flags file and the contexts cannot both be read from stdin")
 	}
@@ -110,7 +117,7 @@ func runEval(ctx context.Context, s streams, o evalOptions) error {
 	ev := newEvaluator(snap, ff.file, keys, o.explain)
 
 	out := bufio.NewWriterSize(s.out, 64<<10)
-	if o.contexts == "" {
+	if !o.contextsSet {
 		err = ev.single(out, []byte(o.context))
 	} else {
 		err = ev.streamFrom(ctx, s, o.contexts, out)
@@ -206,7 +213,7 @@ func appendVariant(b []byte, name string, value any) []byte {
 	b = append(b, `,"value":`...)
 	switch v := value.(type) {
 	case bool:
-		return strconvAppendBool(b, v)
+		return strconv.AppendBool(b, v)
 	case string:
 		return appendJSONString(b, v)
 	case float64:
@@ -220,13 +227,6 @@ func appendVariant(b []byte, name string, value any) []byte {
 		return append(b, "null"...)
 	}
 	return append(b, enc...)
-}
-
-func strconvAppendBool(b []byte, v bool) []byte {
-	if v {
-		return append(b, "true"...)
-	}
-	return append(b, "false"...)
 }
 
 // appendResult appends one output line for flag fo.

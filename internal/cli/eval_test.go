@@ -127,6 +127,12 @@ func TestEval(t *testing.T) {
 			wantStderr: "weir: if any flags in the group [context contexts] are set none of the others can be; [context contexts] were all set\n",
 		},
 		{
+			name:       "an empty --contexts is not read as a missing --context",
+			args:       []string{"eval", "-f", "testdata/valid.yaml", "--env", "production", "--contexts", ""},
+			wantCode:   cli.ExitUserError,
+			wantStderr: "weir: --contexts needs a file name, or - for stdin\n",
+		},
+		{
 			name:       "one of --context and --contexts is required",
 			args:       []string{"eval", "-f", "testdata/valid.yaml", "--env", "production"},
 			wantCode:   cli.ExitUserError,

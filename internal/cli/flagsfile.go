@@ -27,6 +27,9 @@ type flagsFile struct {
 func readInput(s streams, path string, limit int64) (data []byte, name string, err error) {
 	var r io.Reader
 	name = path
+	if path == "" {
+		return nil, name, errors.New("no file name given (use - for stdin)")
+	}
 	if path == "-" {
 		r, name = s.in, "<stdin>"
 	} else {

@@ -84,7 +84,9 @@ func newValidateCmd(s streams) *cobra.Command {
 would before applying it. It exits 0 and prints a summary when the file is
 valid, and exits 1 after listing every problem, one per line, each prefixed
 with the file name, when it is not. Problems go to stderr and the summary to
-stdout; with -o json a single report goes to stdout in both cases.`,
+stdout; with -o json a single report goes to stdout in both cases. A file that
+cannot be read at all (missing, a directory) is reported on stderr with exit
+code 1, in both formats.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if output != "text" && output != "json" {
