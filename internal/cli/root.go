@@ -80,6 +80,8 @@ func newRootCmd(s streams) *cobra.Command {
 	}
 	root.AddCommand(
 		newVersionCmd(s),
+		newValidateCmd(s),
+		newEvalCmd(s),
 	)
 	return root
 }
