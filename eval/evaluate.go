@@ -258,6 +258,9 @@ func integerValue(v any) (int64, bool) {
 			return 0, false
 		}
 		return int64(x), true
+	case json.Number:
+		n, err := strconv.ParseInt(string(x), 10, 64)
+		return n, err == nil
 	}
 	f, ok := numberValue(v)
 	if !ok || f != math.Trunc(f) || math.Abs(f) > 1<<53 {

@@ -122,7 +122,8 @@ func jsonError(data []byte, dec *json.Decoder, err error) error {
 	var te *json.UnmarshalTypeError
 	switch {
 	case errors.As(err, &se):
-		offset = se.Offset
+		// Offset counts the bytes read, the offending one included.
+		offset = max(se.Offset-1, 0)
 	case errors.As(err, &te):
 		offset = te.Offset
 		if te.Field != "" {
