@@ -2,7 +2,10 @@ module github.com/weirhq/weir
 
 go 1.26.8
 
-require github.com/spf13/cobra v1.10.2
+require (
+	github.com/spf13/cobra v1.10.2
+	golang.org/x/mod v0.42.0
+)
 
 require (
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
