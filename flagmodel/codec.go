@@ -68,7 +68,11 @@ func decodeYAML(data []byte, f *File) error {
 		return fmt.Errorf("%s", cleanYAMLError(err))
 	}
 	var extra yaml.Node
-	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+	switch err := dec.Decode(&extra); {
+	case errors.Is(err, io.EOF):
+	case err == nil:
+		return fmt.Errorf("line %d: file holds more than one YAML document; put everything in one", extra.Line)
+	default:
 		return fmt.Errorf("file holds more than one YAML document; put everything in one")
 	}
 	return nil
@@ -122,7 +126,7 @@ func jsonError(data []byte, dec *json.Decoder, err error) error {
 	var te *json.UnmarshalTypeError
 	switch {
 	case errors.As(err, &se):
-		// Offset counts the bytes read, the offending one included.
+		// Offset counts the offending byte as read; point at it, not past it.
 		offset = max(se.Offset-1, 0)
 	case errors.As(err, &te):
 		offset = te.Offset

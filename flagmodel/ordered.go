@@ -55,8 +55,8 @@ func ParsePercent(s string) (int, error) {
 		return 0, fmt.Errorf("percentage %s is negative", s)
 	}
 	s = strings.TrimPrefix(s, "+")
-	intPart, frac, hasDot := strings.Cut(s, ".")
-	if intPart == "" && !hasDot {
+	intPart, frac, _ := strings.Cut(s, ".")
+	if intPart == "" && frac == "" {
 		return 0, fmt.Errorf("%q is not a number", s)
 	}
 	if len(frac) > 3 {

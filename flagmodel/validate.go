@@ -200,9 +200,11 @@ func (v *validator) segment(i int) {
 	}
 	included := v.keyList(where+": included", s.Included, MaxSegmentKeys)
 	excluded := v.keyList(where+": excluded", s.Excluded, MaxSegmentKeys)
-	for k := range included {
-		if excluded[k] {
-			v.add(where+": excluded", "key %q is both included and excluded", k)
+	// Walk the list, not the set, so problems come out in file order.
+	for j, k := range s.Excluded {
+		if included[k] && excluded[k] {
+			v.add(fmt.Sprintf("%s: excluded[%d]", where, j), "key %q is both included and excluded", k)
+			delete(excluded, k)
 		}
 	}
 	if len(s.Rules) > MaxRules {
@@ -631,8 +633,33 @@ func checkValueType(t ValueType, val any) string {
 		default:
 			return fmt.Sprintf("value must be an object or a list (the flag's type), not %s", describeValue(val))
 		}
+		if !finite(val) {
+			return "numbers inside the value must be finite"
+		}
 	}
 	return ""
+}
+
+// finite reports whether every number in val is finite: JSON cannot hold NaN
+// or infinities, so such a value could not be written back as a JSON file.
+func finite(val any) bool {
+	switch x := val.(type) {
+	case float64:
+		return !math.IsNaN(x) && !math.IsInf(x, 0)
+	case []any:
+		for _, e := range x {
+			if !finite(e) {
+				return false
+			}
+		}
+	case map[string]any:
+		for _, e := range x {
+			if !finite(e) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 func describeValue(val any) string {

@@ -43,14 +43,14 @@ func Parse(s string) (Version, bool) {
 		for end < len(s) && s[end] != '+' {
 			end++
 		}
-		if !validIdentifiers(s[start:end]) {
+		if !validIdentifiers(s[start:end], true) {
 			return Version{}, false
 		}
 		v.Pre = s[start:end]
 		i = end
 	}
 	if i < len(s) && s[i] == '+' {
-		if !validIdentifiers(s[i+1:]) {
+		if !validIdentifiers(s[i+1:], false) {
 			return Version{}, false
 		}
 		i = len(s)
@@ -65,36 +65,44 @@ func number(s string, i int) (uint64, int, bool) {
 	start := i
 	var n uint64
 	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
-		if n > (1<<63-1)/10 {
+		d := uint64(s[i] - '0')
+		if n > (1<<63-1-d)/10 {
 			return 0, i, false
 		}
-		n = n*10 + uint64(s[i]-'0')
+		n = n*10 + d
 		i++
 	}
 	return n, i, i > start
 }
 
 // validIdentifiers checks a dot-separated list of non-empty [0-9A-Za-z-]+.
-func validIdentifiers(s string) bool {
+// With noLeadingZeros (pre-release identifiers), a numeric identifier may not
+// start with '0' unless it is "0": comparePre relies on it, and SemVer 2.0.0
+// forbids it.
+func validIdentifiers(s string, noLeadingZeros bool) bool {
 	if s == "" {
 		return false
 	}
-	n := 0
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == '.':
-			if n == 0 {
+	n, start, numeric := 0, 0, true
+	for i := 0; i <= len(s); i++ {
+		if i == len(s) || s[i] == '.' {
+			if n == 0 || (noLeadingZeros && numeric && n > 1 && s[start] == '0') {
 				return false
 			}
-			n = 0
-		case c >= '0' && c <= '9', c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c == '-':
-			n++
+			n, start, numeric = 0, i+1, true
+			continue
+		}
+		c := s[i]
+		switch {
+		case c >= '0' && c <= '9':
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c == '-':
+			numeric = false
 		default:
 			return false
 		}
+		n++
 	}
-	return n > 0
+	return true
 }
 
 // Compare returns -1, 0 or +1 as a is lower than, equal to or higher than b
