@@ -26,7 +26,8 @@ type Weight struct {
 	Weight  int
 	// raw keeps the written text when it could not be read as a percentage
 	// with at most three decimals, so Validate can report it with its place.
-	raw string
+	raw       string
+	nonScalar bool
 }
 
 // Weights is an ordered mapping from variant name to percentage, written in
@@ -104,6 +105,20 @@ func newWeight(variant, text string) Weight {
 	return Weight{Variant: variant, Weight: w}
 }
 
+// plainDecimal rewrites exponent notation ("1.25e1") as a plain decimal,
+// so the same weight reads alike from YAML and JSON; ParsePercent then
+// applies the three-decimal rule to the plain form.
+func plainDecimal(text string) string {
+	if strings.IndexAny(text, "eE") < 0 {
+		return text
+	}
+	f, err := strconv.ParseFloat(text, 64)
+	if err != nil {
+		return text
+	}
+	return strconv.FormatFloat(f, 'f', -1, 64)
+}
+
 // --- YAML ---
 
 func mappingPairs(node *yaml.Node, what string) ([][2]*yaml.Node, error) {
@@ -171,11 +186,15 @@ func (ws *Weights) UnmarshalYAML(node *yaml.Node) error {
 	}
 	out := make(Weights, 0, len(pairs))
 	for _, p := range pairs {
-		if p[1].Kind != yaml.ScalarNode || (p[1].Tag != "!!int" && p[1].Tag != "!!float") {
+		if p[1].Kind != yaml.ScalarNode {
+			out = append(out, Weight{Variant: p[0].Value, Weight: -1, nonScalar: true})
+			continue
+		}
+		if p[1].Tag != "!!int" && p[1].Tag != "!!float" {
 			out = append(out, Weight{Variant: p[0].Value, Weight: -1, raw: p[1].Value})
 			continue
 		}
-		out = append(out, newWeight(p[0].Value, p[1].Value))
+		out = append(out, newWeight(p[0].Value, plainDecimal(p[1].Value)))
 	}
 	*ws = out
 	return nil
@@ -323,15 +342,7 @@ func (ws *Weights) UnmarshalJSON(data []byte) error {
 			out = append(out, Weight{Variant: name, Weight: -1, raw: text})
 			return nil
 		}
-		if i := strings.IndexAny(text, "eE"); i >= 0 {
-			// Exponent notation: accept it only when it denotes a plain
-			// decimal with at most three places.
-			f, err := strconv.ParseFloat(text, 64)
-			if err == nil {
-				text = strconv.FormatFloat(f, 'f', -1, 64)
-			}
-		}
-		out = append(out, newWeight(name, text))
+		out = append(out, newWeight(name, plainDecimal(text)))
 		return nil
 	})
 	*ws = out

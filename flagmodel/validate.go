@@ -411,7 +411,9 @@ func (v *validator) serve(where string, fl *Flag, s *Serve) {
 		v.variantRef(ww, fl, w.Variant)
 		if w.Weight < 0 {
 			valid = false
-			if _, err := ParsePercent(w.raw); err != nil {
+			if w.nonScalar {
+				v.add(ww, "weight must be a percentage such as 12.5, not a list or mapping")
+			} else if _, err := ParsePercent(w.raw); err != nil {
 				v.add(ww, "weight %q: %v; write a percentage with at most 3 decimals, such as 12.5", w.raw, err)
 			} else {
 				v.add(ww, "weight %q is not a number", w.raw)
@@ -697,8 +699,12 @@ func (v *validator) segmentCycles() {
 			}
 		}
 	}
+	index := map[string]int{}
+	for i, s := range v.f.Segments {
+		index[s.Key] = i
+	}
 	for _, cyc := range findCycles(segmentKeys(v.f), refs) {
-		v.add(fmt.Sprintf("segments %q", cyc[0]), "segment cycle: %s", strings.Join(cyc, " → "))
+		v.add(fmt.Sprintf("segments[%d] %q: rules", index[cyc[0]], cyc[0]), "segment cycle: %s", strings.Join(cyc, " → "))
 	}
 }
 
@@ -717,12 +723,18 @@ func (v *validator) prerequisiteCycles() {
 			keys = append(keys, fl.Key)
 			if st := fl.Environments[env]; st != nil {
 				for _, p := range st.Prerequisites {
-					refs[fl.Key] = append(refs[fl.Key], p.Flag)
+					if p.Flag != fl.Key { // reported on its own as a self-prerequisite
+						refs[fl.Key] = append(refs[fl.Key], p.Flag)
+					}
 				}
 			}
 		}
+		index := map[string]int{}
+		for i, fl := range v.f.Flags {
+			index[fl.Key] = i
+		}
 		for _, cyc := range findCycles(keys, refs) {
-			v.add(fmt.Sprintf("flags %q: environments.%s.prerequisites", cyc[0], env), "prerequisite cycle: %s", strings.Join(cyc, " → "))
+			v.add(fmt.Sprintf("flags[%d] %q: environments.%s.prerequisites", index[cyc[0]], cyc[0], env), "prerequisite cycle: %s", strings.Join(cyc, " → "))
 		}
 	}
 }
