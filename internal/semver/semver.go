@@ -3,7 +3,9 @@
 //
 // Parsing follows Semantic Versioning 2.0.0 with two leniencies that users of
 // flag targeting expect: a leading "v" is accepted, and a missing minor or
-// patch number counts as zero ("2" is 2.0.0, "1.4" is 1.4.0). Build metadata
+// patch number counts as zero ("2" is 2.0.0, "1.4" is 1.4.0), and leading
+// zeros in the major, minor and patch numbers are read as decimal ("01.2.3"
+// is 1.2.3; numeric pre-release identifiers keep the strict rule). Build metadata
 // ("+build.5") is accepted and ignored by comparisons, as the specification
 // says. Numeric parts must fit in 63 bits.
 package semver
