@@ -164,6 +164,17 @@ func Compute(current *store.Config, desired *flagmodel.File, opts Options) (*Pla
 	if opts.Prune {
 		for _, f := range current.Flags {
 			if !wantFlags[f.Value.Key] {
+				envs := make([]string, 0, len(f.Value.Environments))
+				for env := range f.Value.Environments {
+					envs = append(envs, env)
+				}
+				sort.Strings(envs)
+				for _, env := range envs {
+					v := f.Value.Environments[env].Version
+					p.Items = append(p.Items, Item{Op: OpDelete, Kind: store.KindFlagState, Key: f.Value.Key, Env: env, Version: v,
+						Diff:   []string{"- flag " + f.Value.Key + " in " + env},
+						change: &store.Change{Kind: store.KindFlagState, Key: f.Value.Key, Env: env, ExpectedVersion: v, Delete: true}})
+				}
 				p.Items = append(p.Items, Item{Op: OpDelete, Kind: store.KindFlag, Key: f.Value.Key, Version: f.Version,
 					Diff:   []string{"- flag " + f.Value.Key},
 					change: &store.Change{Kind: store.KindFlag, Key: f.Value.Key, ExpectedVersion: f.Version, Delete: true}})

@@ -112,7 +112,7 @@ func TestPruneDeletesWhatTheFileNoLongerNames(t *testing.T) {
 		t.Fatalf("without prune nothing is deleted: %+v", p.Items)
 	}
 	p, _ = Compute(cur, empty, Options{Prune: true})
-	if c := p.Counts(); c[OpDelete] != 2 {
+	if c := p.Counts(); c[OpDelete] != 3 { // segment, flag and its production state
 		t.Fatalf("with prune: %v", c)
 	}
 }

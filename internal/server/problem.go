@@ -1,0 +1,103 @@
+package server
+
+import (
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"github.com/weirhq/weir/flagmodel"
+	"github.com/weirhq/weir/internal/store"
+)
+
+// problem is an RFC 9457 problem details document.
+type problem struct {
+	Type     string `json:"type"`
+	Title    string `json:"title"`
+	Status   int    `json:"status"`
+	Detail   string `json:"detail,omitempty"`
+	Instance string `json:"instance,omitempty"`
+	// Problems lists validation findings, each with its location.
+	Problems []fieldProblem `json:"problems,omitempty"`
+	// CurrentVersion accompanies 409 Conflict.
+	CurrentVersion *int64 `json:"currentVersion,omitempty"`
+}
+
+type fieldProblem struct {
+	Field   string `json:"field"`
+	Message string `json:"message"`
+}
+
+// requestError is an error in the request itself: bad JSON, a missing
+// parameter, an unknown field. It maps to 400 unless status says otherwise.
+type requestError struct {
+	status int
+	field  string
+	msg    string
+}
+
+func (e *requestError) Error() string {
+	if e.field != "" {
+		return e.field + ": " + e.msg
+	}
+	return e.msg
+}
+
+func badRequest(field, msg string) error { return &requestError{status: http.StatusBadRequest, field: field, msg: msg} }
+
+// errUnauthorized and errForbidden are returned by the auth checks.
+var (
+	errUnauthorized = &requestError{status: http.StatusUnauthorized, msg: "an admin token is required (Authorization: Bearer …)"}
+	errForbidden    = &requestError{status: http.StatusForbidden, msg: "this key may not do that"}
+)
+
+// writeError is the one mapping from errors to HTTP statuses.
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	p := problem{Instance: r.URL.Path}
+	var re *requestError
+	var ve *flagmodel.ValidationError
+	var ce *store.ConflictError
+	switch {
+	case errors.As(err, &re):
+		p.Status, p.Title, p.Detail = re.status, http.StatusText(re.status), re.Error()
+		if re.field != "" {
+			p.Problems = []fieldProblem{{Field: re.field, Message: re.msg}}
+		}
+	case errors.As(err, &ve):
+		p.Status, p.Title = http.StatusUnprocessableEntity, "Invalid configuration"
+		p.Detail = "the change would make the configuration invalid"
+		for _, vp := range ve.Problems {
+			p.Problems = append(p.Problems, fieldProblem{Field: vp.Where, Message: vp.Message})
+		}
+	case errors.As(err, &ce):
+		p.Status, p.Title, p.Detail = http.StatusConflict, "Version conflict", ce.Error()
+		cur := ce.Current
+		p.CurrentVersion = &cur
+	case errors.Is(err, store.ErrNotFound):
+		p.Status, p.Title, p.Detail = http.StatusNotFound, "Not found", err.Error()
+	case errors.Is(err, store.ErrConflict):
+		p.Status, p.Title, p.Detail = http.StatusConflict, "Version conflict", err.Error()
+	case errors.Is(err, store.ErrInvalid):
+		p.Status, p.Title, p.Detail = http.StatusUnprocessableEntity, "Invalid change", err.Error()
+	case errors.Is(err, store.ErrUnavailable):
+		p.Status, p.Title, p.Detail = http.StatusServiceUnavailable, "Store unavailable", "the database cannot be reached; retry later"
+	default:
+		p.Status, p.Title, p.Detail = http.StatusInternalServerError, "Internal error", "the server failed; the error is logged"
+		s.log.LogAttrs(r.Context(), slog.LevelError, "request failed", slog.String("path", r.URL.Path), slog.String("error", err.Error()))
+	}
+	p.Type = "about:blank"
+	if p.Status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="weir"`)
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(p.Status)
+	_ = json.NewEncoder(w).Encode(p)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}

@@ -1,0 +1,315 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/weirhq/weir/eval"
+	"github.com/weirhq/weir/internal/auth"
+	"github.com/weirhq/weir/internal/plan"
+	"github.com/weirhq/weir/internal/store"
+)
+
+// Store is what the server needs from persistence.
+type Store interface {
+	Commit(ctx context.Context, cs *store.Changeset) (store.Committed, error)
+	Load(ctx context.Context) (*store.Config, error)
+	History(ctx context.Context, kind store.Kind, key, env string) ([]store.Version, error)
+	CreateKey(ctx context.Context, k store.Key) error
+	Keys(ctx context.Context) ([]store.Key, error)
+	KeyByHash(ctx context.Context, hash []byte) (store.Key, error)
+	RevokeKey(ctx context.Context, id, actor string) error
+	Ping(ctx context.Context) error
+}
+
+// Options configure a Server. Store is required; the rest have defaults.
+type Options struct {
+	Store    Store
+	Logger   *slog.Logger
+	Registry *prometheus.Registry
+	// MaxBodyBytes bounds request bodies (default 1 MiB); apply bodies may be
+	// up to MaxApplyBytes (default 32 MiB).
+	MaxBodyBytes  int64
+	MaxApplyBytes int64
+}
+
+// Server serves the HTTP API. Create it with New.
+type Server struct {
+	store     Store
+	log       *slog.Logger
+	registry  *prometheus.Registry
+	maxBody   int64
+	maxApply  int64
+	snapshots atomic.Pointer[snapshotSet]
+	reloadMu  sync.Mutex
+	mux       *http.ServeMux
+	routes    []route
+	metrics   metrics
+}
+
+type snapshotSet struct {
+	byEnv    map[string]*eval.Snapshot
+	auditSeq int64
+	loadedAt time.Time
+}
+
+type metrics struct {
+	requests *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
+	reloads  prometheus.Counter
+	reloadDur prometheus.Histogram
+	flags    prometheus.Gauge
+}
+
+// route records a registered pattern, so a test can check that the OpenAPI
+// document covers every route.
+type route struct{ method, path string }
+
+// New builds a server. Call Reload before serving traffic.
+func New(opts Options) (*Server, error) {
+	if opts.Store == nil {
+		return nil, errors.New("server: a store is required")
+	}
+	s := &Server{
+		store:    opts.Store,
+		log:      opts.Logger,
+		registry: opts.Registry,
+		maxBody:  opts.MaxBodyBytes,
+		maxApply: opts.MaxApplyBytes,
+		mux:      http.NewServeMux(),
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.registry == nil {
+		s.registry = prometheus.NewRegistry()
+	}
+	if s.maxBody <= 0 {
+		s.maxBody = 1 << 20
+	}
+	if s.maxApply <= 0 {
+		s.maxApply = 32 << 20
+	}
+	s.metrics = metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "weir_http_requests_total",
+			Help: "HTTP requests by route pattern and status code."}, []string{"route", "code"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "weir_http_request_duration_seconds",
+			Help: "HTTP request latency by route pattern.", Buckets: prometheus.ExponentialBuckets(0.0001, 4, 10)}, []string{"route"}),
+		reloads: prometheus.NewCounter(prometheus.CounterOpts{Name: "weir_snapshot_reloads_total",
+			Help: "Snapshot rebuilds after configuration changes."}),
+		reloadDur: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "weir_snapshot_reload_duration_seconds",
+			Help: "Time to load and prepare all environments' snapshots.", Buckets: prometheus.ExponentialBuckets(0.0005, 4, 10)}),
+		flags: prometheus.NewGauge(prometheus.GaugeOpts{Name: "weir_flags", Help: "Flags in the loaded configuration."}),
+	}
+	for _, c := range []prometheus.Collector{s.metrics.requests, s.metrics.latency, s.metrics.reloads, s.metrics.reloadDur, s.metrics.flags} {
+		if err := s.registry.Register(c); err != nil {
+			return nil, fmt.Errorf("server: register metrics: %w", err)
+		}
+	}
+	s.registerRoutes()
+	return s, nil
+}
+
+// Reload loads the configuration and atomically swaps in freshly prepared
+// snapshots. Concurrent calls are serialized; a reload that finds nothing
+// newer than the current set keeps it.
+func (s *Server) Reload(ctx context.Context) error {
+	s.reloadMu.Lock()
+	defer s.reloadMu.Unlock()
+	start := time.Now()
+	cfg, err := s.store.Load(ctx)
+	if err != nil {
+		return fmt.Errorf("load configuration: %w", err)
+	}
+	if cur := s.snapshots.Load(); cur != nil && cur.auditSeq == cfg.AuditSeq && cfg.AuditSeq != 0 {
+		return nil
+	}
+	snaps, err := eval.PrepareAll(plan.FileOf(cfg))
+	if err != nil {
+		return fmt.Errorf("prepare snapshots: %w", err)
+	}
+	// Environments without flags still get (empty) snapshots.
+	for _, e := range cfg.Environments {
+		if snaps[e.Value.Key] == nil {
+			f := plan.FileOf(cfg, e.Value.Key)
+			if s1, err := eval.Prepare(f, e.Value.Key); err == nil {
+				snaps[e.Value.Key] = s1
+			}
+		}
+	}
+	s.snapshots.Store(&snapshotSet{byEnv: snaps, auditSeq: cfg.AuditSeq, loadedAt: time.Now()})
+	s.metrics.reloads.Inc()
+	s.metrics.reloadDur.Observe(time.Since(start).Seconds())
+	s.metrics.flags.Set(float64(len(cfg.Flags)))
+	return nil
+}
+
+// Snapshot returns the prepared snapshot of env, or nil.
+func (s *Server) Snapshot(env string) *eval.Snapshot {
+	set := s.snapshots.Load()
+	if set == nil {
+		return nil
+	}
+	return set.byEnv[env]
+}
+
+// Handler returns the HTTP handler of every route.
+func (s *Server) Handler() http.Handler { return s.mux }
+
+// handle registers a route with metrics and, unless public, admin auth.
+func (s *Server) handle(method, path string, admin bool, h func(w http.ResponseWriter, r *http.Request) error) {
+	pattern := method + " " + path
+	s.routes = append(s.routes, route{method, path})
+	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		r.Body = http.MaxBytesReader(rec, r.Body, s.maxBody)
+		if path == "/api/v1/apply" {
+			r.Body = http.MaxBytesReader(rec, r.Body, s.maxApply)
+		}
+		var err error
+		if admin {
+			var actor string
+			actor, err = s.authorizeAdmin(r)
+			if err == nil {
+				r = r.WithContext(withActor(r.Context(), actor))
+			}
+		}
+		if err == nil {
+			err = h(rec, r)
+		}
+		if err != nil {
+			s.writeError(rec, r, err)
+		}
+		s.metrics.requests.WithLabelValues(pattern, strconv.Itoa(rec.status)).Inc()
+		s.metrics.latency.WithLabelValues(pattern).Observe(time.Since(start).Seconds())
+	})
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	r.status = code
+	r.ResponseWriter.WriteHeader(code)
+}
+
+type actorKey struct{}
+
+func withActor(ctx context.Context, actor string) context.Context {
+	return context.WithValue(ctx, actorKey{}, actor)
+}
+
+func actorOf(ctx context.Context) string {
+	if a, ok := ctx.Value(actorKey{}).(string); ok {
+		return a
+	}
+	return "unknown"
+}
+
+// authorizeAdmin checks the bearer token and returns the actor name.
+func (s *Server) authorizeAdmin(r *http.Request) (string, error) {
+	token := auth.BearerToken(r.Header.Get("Authorization"))
+	if token == "" {
+		return "", errUnauthorized
+	}
+	k, err := s.store.KeyByHash(r.Context(), auth.Hash(token))
+	if errors.Is(err, store.ErrNotFound) {
+		return "", errUnauthorized
+	}
+	if err != nil {
+		return "", err
+	}
+	if k.RevokedAt != nil || !auth.Matches(token, k.Hash) {
+		return "", errUnauthorized
+	}
+	if k.Scope != store.ScopeAdmin {
+		return "", errForbidden
+	}
+	return "key:" + k.Name, nil
+}
+
+// decodeJSON reads a strict JSON body: unknown fields and trailing data are
+// errors, and so is a body over the size limit.
+func decodeJSON(r *http.Request, v any) error {
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return &requestError{status: http.StatusRequestEntityTooLarge, msg: fmt.Sprintf("body is larger than %d bytes", mbe.Limit)}
+		}
+		if errors.Is(err, io.EOF) {
+			return badRequest("", "the request body is empty; a JSON object is required")
+		}
+		msg := strings.TrimPrefix(err.Error(), "json: ")
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) && te.Field != "" {
+			return badRequest(te.Field, fmt.Sprintf("cannot use a JSON %s here", te.Value))
+		}
+		if strings.HasPrefix(msg, "unknown field ") {
+			return badRequest(strings.Trim(strings.TrimPrefix(msg, "unknown field "), `"`), "unknown field")
+		}
+		return badRequest("", "invalid JSON body: "+msg)
+	}
+	if dec.More() {
+		return badRequest("", "unexpected data after the JSON body")
+	}
+	return nil
+}
+
+func readBody(r *http.Request) ([]byte, error) {
+	var buf bytes.Buffer
+	if _, err := io.Copy(&buf, r.Body); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, &requestError{status: http.StatusRequestEntityTooLarge, msg: fmt.Sprintf("body is larger than %d bytes", mbe.Limit)}
+		}
+		return nil, badRequest("", "reading the body: "+err.Error())
+	}
+	return buf.Bytes(), nil
+}
+
+func (s *Server) registerHealth() {
+	s.handle("GET", "/healthz", false, func(w http.ResponseWriter, r *http.Request) error {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+		return nil
+	})
+	s.handle("GET", "/readyz", false, func(w http.ResponseWriter, r *http.Request) error {
+		checks := map[string]string{"database": "ok", "snapshot": "ok"}
+		ready := true
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := s.store.Ping(ctx); err != nil {
+			checks["database"], ready = "unreachable", false
+		}
+		if s.snapshots.Load() == nil {
+			checks["snapshot"], ready = "not loaded", false
+		}
+		status := http.StatusOK
+		if !ready {
+			status = http.StatusServiceUnavailable
+		}
+		writeJSON(w, status, map[string]any{"ready": ready, "checks": checks})
+		return nil
+	})
+	h := promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{})
+	s.routes = append(s.routes, route{"GET", "/metrics"})
+	s.mux.Handle("GET /metrics", h)
+}
