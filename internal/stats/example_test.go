@@ -1,0 +1,67 @@
+package stats_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+
+	"github.com/weirhq/weir/internal/stats"
+)
+
+// A request is parsed strictly, then analysed; the response is plain JSON.
+func ExampleAnalyze() {
+	data, err := os.ReadFile("testdata/example-request.json")
+	if err != nil {
+		panic(err)
+	}
+	req, err := stats.ParseRequest(data)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	resp, err := stats.Analyze(req)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	t := resp.Variants[1]
+	fmt.Printf("SRM p=%.3f mismatch=%v\n", resp.SRM.PValue, resp.SRM.Mismatch)
+	fmt.Printf("%s vs %s: %s\n", t.Key, resp.Control, t.Status)
+	fmt.Printf("absolute %+.3f [%.3f, %.3f] p=%.2g\n", t.Absolute.Estimate, t.Absolute.CILow, t.Absolute.CIHigh, *t.Absolute.PValue)
+	fmt.Printf("relative %+.2f%% [%.2f%%, %.2f%%]\n", 100*t.Relative.Estimate, 100*t.Relative.CILow, 100*t.Relative.CIHigh)
+	out, _ := json.Marshal(resp.SRM)
+	fmt.Println(string(out))
+	// Output:
+	// SRM p=0.320 mismatch=false
+	// treatment vs control: ok
+	// absolute +1.200 [0.175, 2.225] p=0.022
+	// relative +12.00% [1.17%, 22.83%]
+	// {"chiSquare":0.9900990099009901,"df":1,"pValue":0.3197181768128675,"mismatch":false}
+}
+
+// Invalid requests report every problem at once, with its location.
+func ExampleParseRequest() {
+	_, err := stats.ParseRequest([]byte(`{"metric": {"type": "proportion"},
+	  "variants": [{"key": "control", "n": 100, "sum": 120}, {"key": "treatment", "n": -3, "sum": 1}]}`))
+	fmt.Println(err)
+	// Output:
+	// variants[0].sum: conversions must not exceed n (100), got 120 (variant "control")
+	// variants[1].n: must be ≥ 0, got -3 (variant "treatment")
+}
+
+// How many users does an A/B test need to detect a 10% relative lift on a
+// 5% conversion rate with 80% power at α = 0.05?
+func ExampleSampleSize() {
+	plan, err := stats.SampleSize(stats.Design{
+		Metric:   stats.MetricProportion,
+		Baseline: 0.05,
+		MDE:      0.10,
+		Relative: true,
+	})
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(plan.UnitsPerArm, plan.TotalUnits, fmt.Sprintf("%.4f", plan.Power))
+	// Output:
+	// [31231 31231] 62462 0.8000
+}
