@@ -320,3 +320,53 @@ func TestDesignValidationReportsEveryProblem(t *testing.T) {
 		t.Errorf("a treatment rate above 1 should be a problem, got %+v, %v", plan, err)
 	}
 }
+
+func TestLowerIsBetterFlipsChanceToWinAndRisk(t *testing.T) {
+	req := twoArms(MetricMean, Variant{N: 100, Sum: 270, SumSquares: 848.79}, Variant{N: 120, Sum: 300, SumSquares: 869})
+	req.Method = MethodBayesian
+	up, err := Analyze(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lower := false
+	req.Metric.HigherIsBetter = &lower
+	down, err := Analyze(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, d := up.Variants[1], down.Variants[1]
+	if math.Abs(*u.ChanceToWin+*d.ChanceToWin-1) > 1e-12 || u.Risk.Control != d.Risk.Treatment || u.Risk.Treatment != d.Risk.Control {
+		t.Errorf("higher is better: ctw %g risk %+v; lower is better: ctw %g risk %+v", *u.ChanceToWin, *u.Risk, *d.ChanceToWin, *d.Risk)
+	}
+	// GrowthBook's end-to-end case for the same data (gb-e2e-bayes-count).
+	if math.Abs(*u.ChanceToWin-0.071834168) > 5e-9 || math.Abs(u.Risk.Treatment-0.075691131) > 5e-9 {
+		t.Errorf("ctw %.9f, risk %.9f; want 0.071834168, 0.075691131", *u.ChanceToWin, u.Risk.Treatment)
+	}
+}
+
+func TestOneSidedSequentialBoundsAndPValuesAgree(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		lift Lift
+		side Side
+	}{
+		{"a clear improvement tested for greater", Lift{Estimate: 0.5, Variance: 0.01}, Greater},
+		{"a borderline improvement tested for greater", Lift{Estimate: 0.3, Variance: 0.01}, Greater},
+		{"an improvement tested for less", Lift{Estimate: 0.5, Variance: 0.01}, Less},
+		{"a clear regression tested for less", Lift{Estimate: -0.5, Variance: 0.01}, Less},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := SequentialTest(tc.lift, 4000, 0.05, 5000, tc.side)
+			excludes := (tc.side == Greater && e.CILow > 0) || (tc.side == Less && e.CIHigh < 0)
+			if excludes != (e.PValue <= 0.05) {
+				t.Errorf("bound excludes 0: %v, but p = %g (effect %+v)", excludes, e.PValue, e)
+			}
+			if tc.side == Greater && !math.IsInf(e.CIHigh, 1) || tc.side == Less && !math.IsInf(e.CILow, -1) {
+				t.Errorf("the open side must be infinite: %+v", e)
+			}
+		})
+	}
+	if e := SequentialTest(Lift{Estimate: 1, Variance: 1}, 100, 0.6, 5000, Greater); e.OK() {
+		t.Errorf("α = 0.6 one-sided should be refused, got %+v", e)
+	}
+}

@@ -337,8 +337,8 @@ func gbComparison(t *testing.T, c gbCase) {
 
 func gbTuningOrdering(t *testing.T, c gbCase) {
 	var ctl, trt gbArm
-	json.Unmarshal(c.Control, &ctl)
-	json.Unmarshal(c.Treatment, &trt)
+	mustDecode(t, c.Control, &ctl)
+	mustDecode(t, c.Treatment, &trt)
 	rel := RelativeLift(ctl.summary(), trt.summary())
 	units := ctl.N + trt.N
 	ci := func(tuning float64) Effect { return SequentialTest(rel, units, 0.05, tuning, TwoSided) }
@@ -352,8 +352,8 @@ func gbTuningOrdering(t *testing.T, c gbCase) {
 func gbRiskNormal(t *testing.T, c gbCase) {
 	var in struct{ Mu, Sigma float64 }
 	var want struct{ Risk []float64 }
-	json.Unmarshal(c.Inputs, &in)
-	json.Unmarshal(c.Expected, &want)
+	mustDecode(t, c.Inputs, &in)
+	mustDecode(t, c.Expected, &want)
 	p := Bayes(Lift{Estimate: in.Mu, Variance: in.Sigma * in.Sigma}, Prior{}, 0.05, true)
 	if math.Abs(p.RiskControl-want.Risk[0]) > 5e-11 || math.Abs(p.RiskTreatment-want.Risk[1]) > 5e-11 {
 		t.Errorf("risk = [%.13g %.13g], want %v", p.RiskControl, p.RiskTreatment, want.Risk)
@@ -363,8 +363,8 @@ func gbRiskNormal(t *testing.T, c gbCase) {
 func gbRiskExtreme(t *testing.T, c gbCase) {
 	var in []struct{ Mu, Sigma float64 }
 	var want []struct{ Risk []float64 }
-	json.Unmarshal(c.Inputs, &in)
-	json.Unmarshal(c.Expected, &want)
+	mustDecode(t, c.Inputs, &in)
+	mustDecode(t, c.Expected, &want)
 	for i, x := range in {
 		p := Bayes(Lift{Estimate: x.Mu, Variance: x.Sigma * x.Sigma}, Prior{}, 0.05, true)
 		// GrowthBook short-circuits to exactly [max(μ,0), max(−μ,0)]; the
@@ -377,8 +377,8 @@ func gbRiskExtreme(t *testing.T, c gbCase) {
 
 func gbAbsVsRelPrior(t *testing.T, c gbCase) {
 	var ctl, trt gbArm
-	json.Unmarshal(c.Control, &ctl)
-	json.Unmarshal(c.Treatment, &trt)
+	mustDecode(t, c.Control, &ctl)
+	mustDecode(t, c.Treatment, &trt)
 	sc, st := ctl.summary(), trt.summary()
 	prior := Prior{Mean: 1, StdDev: 1}
 	a := Bayes(AbsoluteLift(sc, st), prior.Scale(sc.Mean), 0.05, true)
@@ -391,7 +391,7 @@ func gbAbsVsRelPrior(t *testing.T, c gbCase) {
 func gbStatSummary(variance, mean float64) func(*testing.T, gbCase) {
 	return func(t *testing.T, c gbCase) {
 		var ctl gbArm
-		json.Unmarshal(c.Control, &ctl)
+		mustDecode(t, c.Control, &ctl)
 		s := ctl.summary()
 		if math.Abs(s.Mean-mean) > 1e-12 || math.Abs(s.Variance-variance) > 1e-12*math.Max(1, variance) {
 			t.Errorf("mean, variance = %g, %g; want %g, %g", s.Mean, s.Variance, mean, variance)
@@ -434,7 +434,7 @@ func gbRatioCovariance(t *testing.T, _ gbCase) {
 
 func gbRatioDenominatorZero(t *testing.T, c gbCase) {
 	var ctl gbArm
-	json.Unmarshal(c.Control, &ctl)
+	mustDecode(t, c.Control, &ctl)
 	s := ctl.summary()
 	if s.Variance != 0 || s.usable() == "" {
 		t.Errorf("summary %+v should have zero variance and a problem", s)
@@ -443,7 +443,7 @@ func gbRatioDenominatorZero(t *testing.T, c gbCase) {
 
 func gbComputeTheta(t *testing.T, c gbCase) {
 	var ctl gbArm
-	json.Unmarshal(c.Control, &ctl)
+	mustDecode(t, c.Control, &ctl)
 	a := ctl.covariate()
 	if got := PooledTheta(a, a); math.Abs(got-0.01864) > 5e-6 {
 		t.Errorf("theta = %g, want 0.01864", got)
@@ -489,7 +489,7 @@ func gbFrequentistDiff(t *testing.T, c gbCase) {
 		AUnadjusted *float64 `json:"a_unadjusted"`
 		Expected    float64
 	}
-	json.Unmarshal(c.Inputs, &in)
+	mustDecode(t, c.Inputs, &in)
 	for _, x := range in {
 		var got float64
 		switch {
@@ -526,8 +526,8 @@ func gbAdjust(adjust func([]float64) []float64) func(*testing.T, gbCase) {
 		var want struct {
 			Adjusted []float64 `json:"adjusted_in_input_order"`
 		}
-		json.Unmarshal(c.Inputs, &in)
-		json.Unmarshal(c.Expected, &want)
+		mustDecode(t, c.Inputs, &in)
+		mustDecode(t, c.Expected, &want)
 		got := adjust(in.P)
 		for i := range got {
 			if math.Abs(got[i]-want.Adjusted[i]) > 5e-9 {
@@ -542,8 +542,8 @@ func gbAdjustOnResults(t *testing.T, c gbCase) {
 		P []float64 `json:"p_values"`
 	}
 	var want struct{ Holm, BH []float64 }
-	json.Unmarshal(c.Inputs, &in)
-	json.Unmarshal(c.Expected, &want)
+	mustDecode(t, c.Inputs, &in)
+	mustDecode(t, c.Expected, &want)
 	h, b := Holm(in.P), BenjaminiHochberg(in.P)
 	for i := range in.P {
 		if math.Abs(h[i]-want.Holm[i]) > 1e-15 || math.Abs(b[i]-want.BH[i]) > 1e-15 {
@@ -558,11 +558,19 @@ func gbSRM(t *testing.T, c gbCase) {
 		Weights []float64
 		P       float64
 	}
-	json.Unmarshal(c.Inputs, &in)
+	mustDecode(t, c.Inputs, &in)
 	for _, x := range in {
 		got := SampleRatioMismatch(x.Users, x.Weights)
 		if math.Abs(got.PValue-x.P) > 5e-10 {
 			t.Errorf("users %v weights %v: p = %.10g, want %.10g", x.Users, x.Weights, got.PValue, x.P)
 		}
+	}
+}
+
+// mustDecode decodes one part of a case or stops the test.
+func mustDecode(t *testing.T, data json.RawMessage, v any) {
+	t.Helper()
+	if err := json.Unmarshal(data, v); err != nil {
+		t.Fatalf("decode case: %v", err)
 	}
 }

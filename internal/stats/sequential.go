@@ -1,6 +1,7 @@
 package stats
 
 import (
+	"fmt"
 	"math"
 )
 
@@ -35,6 +36,10 @@ func SequentialTest(l Lift, units int64, alpha, tuning float64, side Side) Effec
 	}
 	if units < 2 {
 		return Effect{Problem: notEnough("the sequential test needs at least 2 units")}
+	}
+	// The one-sided boundary mixes at level 2α, so it needs α < 0.5.
+	if !(alpha > 0 && alpha < 1) || (side != TwoSided && alpha >= 0.5) {
+		return Effect{Problem: fmt.Sprintf("alpha %g is outside the range of the sequential test", alpha)}
 	}
 	if !(tuning > 0) {
 		tuning = DefaultSequentialTuning
