@@ -65,3 +65,25 @@ func ExampleSampleSize() {
 	// Output:
 	// [31231 31231] 62462 0.8000
 }
+
+// A guardrail check in a guarded rollout: is the error rate of the new
+// variant worse than control? The one-sided sequential test may be repeated
+// at every refresh; a regression is declared when the lower bound of the
+// treatment-minus-control difference is above zero.
+func ExampleSequentialTest() {
+	control := stats.ProportionSums{N: 4000, Sum: 40}.Summary()
+	treatment := stats.ProportionSums{N: 4000, Sum: 80}.Summary()
+	lift := stats.AbsoluteLift(control, treatment)
+	e := stats.SequentialTest(lift, control.N+treatment.N, 0.05, stats.DefaultSequentialTuning, stats.Greater)
+	fmt.Printf("error rate +%.2f pp, lower bound %+.2f pp, always-valid p=%.4f, regression=%v\n",
+		100*e.Estimate, 100*e.CILow, e.PValue, e.CILow > 0)
+	// Output:
+	// error rate +1.00 pp, lower bound +0.24 pp, always-valid p=0.0035, regression=true
+}
+
+// Holm-adjusted p-values for three treatments compared with one control.
+func ExampleHolm() {
+	fmt.Printf("%.3f\n", stats.Holm([]float64{0.01, 0.04, 0.03}))
+	// Output:
+	// [0.030 0.060 0.060]
+}
