@@ -185,9 +185,6 @@ func ParseRequest(data []byte) (Request, error) {
 		}
 		req.SequentialTuning = *raw.SequentialTuning
 	}
-	if raw.Prior != nil && raw.Prior.StdDev == 0 {
-		errs = append(errs, errors.New("prior.stddev: must be > 0 (omit prior for a flat prior)"))
-	}
 	req = req.withDefaults()
 	if err := req.Validate(); err != nil {
 		errs = append(errs, err)
