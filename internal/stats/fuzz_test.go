@@ -79,3 +79,32 @@ func FuzzAnalyze(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseDesign: parsing never panics, and every calculation on a parsed
+// design gives a plan that encodes as JSON, with non-negative unit counts.
+func FuzzParseDesign(f *testing.F) {
+	f.Add([]byte(`{"metric":"proportion","baseline":0.05,"mde":0.1,"relative":true}`))
+	f.Add([]byte(`{"metric":"mean","baseline":50,"stdDev":20,"mde":2,"alpha":0.01,"power":0.9,"weights":[70,30],"units":40000}`))
+	f.Add([]byte(`{"metric":"proportion","baseline":0.3,"mde":-0.02,"weights":[50,25,25],"units":20000}`))
+	f.Add([]byte(`{"metric":"mean","baseline":1,"stdDev":1e300,"mde":1e-300,"units":9}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		d, err := ParseDesign(data)
+		if err != nil {
+			return
+		}
+		for name, calc := range map[string]func(Design) (Plan, error){"SampleSize": SampleSize, "Power": Power, "MinimumDetectableEffect": MinimumDetectableEffect} {
+			plan, err := calc(d)
+			if err != nil {
+				continue
+			}
+			if _, err := json.Marshal(plan); err != nil {
+				t.Fatalf("%s: plan does not encode: %v", name, err)
+			}
+			for _, n := range plan.UnitsPerArm {
+				if n < 0 {
+					t.Fatalf("%s: negative units %v", name, plan.UnitsPerArm)
+				}
+			}
+		}
+	})
+}

@@ -48,6 +48,10 @@ type Plan struct {
 	Problem     string  `json:"problem,omitempty"`
 }
 
+// maxPlannedUnits bounds a sample size so that unit counts stay exact in
+// float64 and far from int64 overflow; no experiment gets near it.
+const maxPlannedUnits = 1e15
+
 // Default design values.
 const (
 	DefaultAlpha = 0.05
@@ -153,6 +157,9 @@ func SampleSize(d Design) (Plan, error) {
 	if problem != "" {
 		return Plan{Problem: problem}, nil
 	}
+	if !(total <= maxPlannedUnits) {
+		return Plan{Problem: fmt.Sprintf("the effect is too small: more than %g units would be needed", float64(maxPlannedUnits))}, nil
+	}
 	plan := Plan{MDE: d.MDE}
 	var wsum float64
 	for _, w := range d.Weights {
@@ -210,7 +217,10 @@ func MinimumDetectableEffect(d Design) (Plan, error) {
 		upper = hi * (1 - 1e-12)
 	}
 	if !reaches(upper) {
-		return Plan{Problem: "no effect that keeps the treatment rate below 1 reaches the power"}, nil
+		if d.Metric == MetricProportion {
+			return Plan{Problem: "no effect that keeps the treatment rate below 1 reaches the power"}, nil
+		}
+		return Plan{Problem: "no effect within floating-point range reaches the power"}, nil
 	}
 	lo := 0.0
 	for range 200 {
