@@ -105,6 +105,8 @@ func TestInvalidInputIsAnErrorNamingVariantAndField(t *testing.T) {
 			[]string{"cuped: is supported for proportion and mean metrics"}},
 		{"a ratio cross product beyond Cauchy–Schwarz", `{"metric":{"type":"ratio"},"variants":[{"key":"a","n":2,"sum":2,"sumSquares":2,"denominatorSum":2,"denominatorSumSquares":2,"sumProduct":5}]}`,
 			[]string{"variants[0].sumProduct:"}},
+		{"sums without units", `{"metric":{"type":"mean"},"variants":[{"key":"a","n":0,"sum":3,"sumSquares":9}]}`,
+			[]string{"variants[0].sum: must be 0 when n is 0, got 3", "variants[0].sumSquares: must be 0 when n is 0, got 9"}},
 		{"no variants", `{"metric":{"type":"mean"},"variants":[]}`, []string{"variants: needs at least one variant"}},
 		{"trailing data", `{"metric":{"type":"mean"},"variants":[{"key":"a","n":0,"sum":0}]} {}`, []string{"unexpected data"}},
 		{"a fractional unit count", `{"metric":{"type":"mean"},"variants":[{"key":"a","n":1.5,"sum":0}]}`, []string{"decode request"}},

@@ -28,13 +28,19 @@ func (s CovariateSums) Add(o CovariateSums) CovariateSums {
 	}
 }
 
-// Validate reports every impossible field value, naming the field.
-func (s CovariateSums) Validate() error { return joinProblems(s.problems()) }
+// Validate reports every impossible field value, naming the field: those of
+// the metric (as for MeanSums) and those of the covariate.
+func (s CovariateSums) Validate() error {
+	metric := MeanSums{N: s.N, Sum: s.Sum, SumSquares: s.SumSquares}.problems()
+	return joinProblems(append(metric, s.problems()...))
+}
 
+// problems checks the covariate fields only; the metric fields are checked
+// with the metric's own type.
 func (s CovariateSums) problems() []fieldProblem {
 	var ps []fieldProblem
 	ps = checkFinite(ps, "covariateSum", s.CovariateSum)
-	ps = checkSquares(ps, "covariateSumSquares", s.N, s.CovariateSum, s.CovariateSumSquares)
+	ps = checkSquares(ps, "covariateSum", "covariateSumSquares", s.N, s.CovariateSum, s.CovariateSumSquares)
 	ps = checkProduct(ps, "covariateSumProduct", s.CovariateSumProduct, s.SumSquares, s.CovariateSumSquares)
 	return ps
 }

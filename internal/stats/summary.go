@@ -114,7 +114,7 @@ func (s MeanSums) problems() []fieldProblem {
 	var ps []fieldProblem
 	ps = checkN(ps, s.N)
 	ps = checkFinite(ps, "sum", s.Sum)
-	ps = checkSquares(ps, "sumSquares", s.N, s.Sum, s.SumSquares)
+	ps = checkSquares(ps, "sum", "sumSquares", s.N, s.Sum, s.SumSquares)
 	return ps
 }
 
@@ -179,9 +179,9 @@ func (s RatioSums) problems() []fieldProblem {
 	var ps []fieldProblem
 	ps = checkN(ps, s.N)
 	ps = checkFinite(ps, "sum", s.Sum)
-	ps = checkSquares(ps, "sumSquares", s.N, s.Sum, s.SumSquares)
+	ps = checkSquares(ps, "sum", "sumSquares", s.N, s.Sum, s.SumSquares)
 	ps = checkFinite(ps, "denominatorSum", s.DenominatorSum)
-	ps = checkSquares(ps, "denominatorSumSquares", s.N, s.DenominatorSum, s.DenominatorSumSquares)
+	ps = checkSquares(ps, "denominatorSum", "denominatorSumSquares", s.N, s.DenominatorSum, s.DenominatorSumSquares)
 	ps = checkProduct(ps, "sumProduct", s.SumProduct, s.SumSquares, s.DenominatorSumSquares)
 	return ps
 }
@@ -242,14 +242,17 @@ func checkFinite(ps []fieldProblem, field string, v float64) []fieldProblem {
 
 // checkSquares rejects a sum of squares that no real data can produce:
 // negative, or smaller than (Σy)²/n (Cauchy–Schwarz), beyond rounding error.
-func checkSquares(ps []fieldProblem, field string, n int64, sum, sumSquares float64) []fieldProblem {
+func checkSquares(ps []fieldProblem, sumField, field string, n int64, sum, sumSquares float64) []fieldProblem {
+	if n == 0 && sum != 0 && finite(sum) {
+		ps = append(ps, fieldProblem{sumField, fmt.Sprintf("must be 0 when n is 0, got %g", sum)})
+	}
 	switch {
 	case !finite(sumSquares):
 		return append(ps, fieldProblem{field, "must be a finite number"})
 	case sumSquares < 0:
 		return append(ps, fieldProblem{field, fmt.Sprintf("must be ≥ 0, got %g", sumSquares)})
-	case n == 0 && sum != 0:
-		return append(ps, fieldProblem{field, "sums must be zero when n is 0"})
+	case n == 0 && sumSquares != 0:
+		return append(ps, fieldProblem{field, fmt.Sprintf("must be 0 when n is 0, got %g", sumSquares)})
 	case n > 0 && finite(sum):
 		min := sum * sum / float64(n)
 		if sumSquares < min*(1-1e-9) {
