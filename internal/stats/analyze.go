@@ -39,7 +39,10 @@ const (
 
 // Status values of a treatment result.
 const (
-	StatusOK            = "ok"
+	// StatusOK means every requested result was computed.
+	StatusOK = "ok"
+	// StatusNotEnoughData means some result could not be computed; Problem
+	// says which and why, and whatever could be computed is still reported.
 	StatusNotEnoughData = NotEnoughData
 )
 

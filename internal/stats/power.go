@@ -54,7 +54,9 @@ const maxPlannedUnits = 1e15
 
 // Default design values.
 const (
+	// DefaultAlpha is the significance level when none is given.
 	DefaultAlpha = 0.05
+	// DefaultPower is the target power of a design when none is given.
 	DefaultPower = 0.8
 )
 
