@@ -133,7 +133,7 @@ func (a *App) bootstrap(ctx context.Context, out io.Writer) error {
 	if len(cfg.Environments) == 0 {
 		cs := &store.Changeset{Actor: "system", Action: "bootstrap", Reason: "first start"}
 		for _, e := range DefaultEnvironments {
-			env := flagmodel.Environment{Key: e, Protected: e == "production"}
+			env := flagmodel.Environment{Key: e}
 			cs.Changes = append(cs.Changes, store.Change{Kind: store.KindEnvironment, Key: e, Environment: &env})
 		}
 		if _, err := a.store.Commit(ctx, cs); err != nil && !errors.Is(err, store.ErrConflict) {

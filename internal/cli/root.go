@@ -82,6 +82,9 @@ func newRootCmd(s streams) *cobra.Command {
 		newVersionCmd(s),
 		newValidateCmd(s),
 		newEvalCmd(s),
+		newServeCmd(s),
+		newAnalyzeCmd(s),
+		newSampleSizeCmd(s),
 	)
 	return root
 }

@@ -59,9 +59,8 @@ func (s *Server) change(ctx context.Context, desired *flagmodel.File, opts plan.
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := desired.Validate(); err != nil {
-		return nil, nil, err
-	}
+	// Only the merged whole must be valid: a partial file may refer to
+	// segments and flags that already exist on the server.
 	merged := plan.Merge(cur, desired, opts)
 	if err := merged.Validate(); err != nil {
 		return nil, nil, err
