@@ -145,11 +145,11 @@ func (s *Server) listEnvironments(w http.ResponseWriter, r *http.Request) error 
 }
 
 type flagSummary struct {
-	Key          string                   `json:"key"`
-	Description  string                   `json:"description,omitempty"`
-	Kind         flagmodel.Kind           `json:"kind,omitempty"`
-	Type         flagmodel.ValueType      `json:"type"`
-	Version      int64                    `json:"version"`
+	Key          string                  `json:"key"`
+	Description  string                  `json:"description,omitempty"`
+	Kind         flagmodel.Kind          `json:"kind,omitempty"`
+	Type         flagmodel.ValueType     `json:"type"`
+	Version      int64                   `json:"version"`
 	Environments map[string]stateSummary `json:"environments"`
 }
 

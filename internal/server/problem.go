@@ -43,7 +43,9 @@ func (e *requestError) Error() string {
 	return e.msg
 }
 
-func badRequest(field, msg string) error { return &requestError{status: http.StatusBadRequest, field: field, msg: msg} }
+func badRequest(field, msg string) error {
+	return &requestError{status: http.StatusBadRequest, field: field, msg: msg}
+}
 
 // errUnauthorized and errForbidden are returned by the auth checks.
 var (

@@ -68,11 +68,11 @@ type snapshotSet struct {
 }
 
 type metrics struct {
-	requests *prometheus.CounterVec
-	latency  *prometheus.HistogramVec
-	reloads  prometheus.Counter
+	requests  *prometheus.CounterVec
+	latency   *prometheus.HistogramVec
+	reloads   prometheus.Counter
 	reloadDur prometheus.Histogram
-	flags    prometheus.Gauge
+	flags     prometheus.Gauge
 }
 
 // route records a registered pattern, so a test can check that the OpenAPI
