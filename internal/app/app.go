@@ -22,7 +22,7 @@ import (
 	"github.com/weirhq/weir/internal/auth"
 	"github.com/weirhq/weir/internal/server"
 	"github.com/weirhq/weir/internal/store"
-	"github.com/weirhq/weir/internal/store/sqlite"
+	"github.com/weirhq/weir/internal/store/open"
 )
 
 // Config is the server configuration; the CLI fills it from flags and WEIR_*
@@ -56,19 +56,10 @@ func (c *Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-// OpenStore opens the store named by dsn. The DSN never appears in errors:
-// it may hold a password.
+// OpenStore opens the store named by dsn (see package open). The DSN never
+// appears in errors: it may hold a password.
 func OpenStore(ctx context.Context, dsn string) (store.Store, error) {
-	switch {
-	case strings.HasPrefix(dsn, "sqlite:"):
-		path := strings.TrimPrefix(strings.TrimPrefix(dsn, "sqlite:"), "//")
-		return sqlite.Open(ctx, path)
-	case strings.HasSuffix(dsn, ".db"):
-		return sqlite.Open(ctx, dsn)
-	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
-		return openPostgres(ctx, dsn)
-	}
-	return nil, errors.New("db: unsupported database URL (use sqlite:PATH or postgres://…)")
+	return open.Open(ctx, dsn)
 }
 
 // App is a running Weir server.

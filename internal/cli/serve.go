@@ -4,11 +4,11 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/weirhq/weir/internal/app"
+	"github.com/weirhq/weir/internal/store/open"
 )
 
 // envOr returns the WEIR_* environment variable name's value, or def.
@@ -60,12 +60,7 @@ without it, a token is generated on first start and printed once.`,
 }
 
 // describeDB names the database without credentials.
-func describeDB(dsn string) string {
-	if strings.HasPrefix(dsn, "postgres") {
-		return "PostgreSQL"
-	}
-	return dsn
-}
+func describeDB(dsn string) string { return open.Redact(dsn) }
 
 func newLogger(s streams, level, format string) (*slog.Logger, error) {
 	var lv slog.Level
