@@ -36,6 +36,9 @@ type Config struct {
 	AdminToken string
 	// ShutdownTimeout bounds graceful shutdown (default 10s).
 	ShutdownTimeout time.Duration
+	// RefreshInterval is how often the server looks for changes committed
+	// by other replicas (default 1s).
+	RefreshInterval time.Duration
 }
 
 // DefaultEnvironments are created on first start.
@@ -78,6 +81,9 @@ type App struct {
 func New(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*App, error) {
 	if cfg.ShutdownTimeout == 0 {
 		cfg.ShutdownTimeout = 10 * time.Second
+	}
+	if cfg.RefreshInterval == 0 {
+		cfg.RefreshInterval = time.Second
 	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -194,6 +200,16 @@ func (a *App) Serve(ctx context.Context) error {
 	a.log.Info("serving", "addr", a.Addr())
 	errc := make(chan error, 1)
 	go func() { errc <- a.http.Serve(a.ln) }()
+	refreshCtx, stopRefresh := context.WithCancel(ctx)
+	refreshDone := make(chan struct{})
+	go func() {
+		defer close(refreshDone)
+		a.refresh(refreshCtx)
+	}()
+	defer func() {
+		stopRefresh()
+		<-refreshDone
+	}()
 	var serveErr error
 	select {
 	case <-ctx.Done():
@@ -212,6 +228,34 @@ func (a *App) Serve(ctx context.Context) error {
 		return serveErr
 	}
 	return nil
+}
+
+// refresh picks up changes committed by other replicas sharing the
+// database: it polls the audit log's head, which every commit advances, and
+// reloads the snapshots when it moved. It stops when ctx is done.
+func (a *App) refresh(ctx context.Context) {
+	t := time.NewTicker(a.cfg.RefreshInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		seq := a.server.AuditSeq()
+		newer, err := a.store.Audit(ctx, seq, 1)
+		if err != nil {
+			if ctx.Err() == nil {
+				a.log.Warn("looking for changes from other replicas", "error", err.Error())
+			}
+			continue
+		}
+		if len(newer) > 0 {
+			if err := a.server.Reload(ctx); err != nil && ctx.Err() == nil {
+				a.log.Warn("reloading snapshots", "error", err.Error())
+			}
+		}
+	}
 }
 
 // Close releases the store when Serve was never called.

@@ -9,8 +9,13 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/weirhq/weir/eval"
+	"github.com/weirhq/weir/flagmodel"
 	"github.com/weirhq/weir/internal/auth"
+	"github.com/weirhq/weir/internal/plan"
+	"github.com/weirhq/weir/internal/store"
 )
 
 func TestFirstStartCreatesEnvironmentsAndPrintsOneAdminTokenOnce(t *testing.T) {
@@ -70,5 +75,54 @@ func TestAnUnsupportedDatabaseIsRefusedWithoutQuotingIt(t *testing.T) {
 	_, err := New(context.Background(), Config{Addr: "127.0.0.1:0", DB: "mysql://root:secret@host/db"}, slog.New(slog.DiscardHandler), &bytes.Buffer{})
 	if err == nil || strings.Contains(err.Error(), "secret") {
 		t.Fatalf("error %v", err)
+	}
+}
+
+func TestAReplicaServesChangesCommittedByAnother(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	db := "sqlite:" + filepath.Join(t.TempDir(), "weir.db")
+	cfg := Config{Addr: "127.0.0.1:0", DB: db, AdminToken: "weir_admin_replica-test-token", RefreshInterval: 20 * time.Millisecond}
+	log := slog.New(slog.DiscardHandler)
+	writer, err := New(ctx, cfg, log, &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer writer.Close()
+	reader, err := New(ctx, cfg, log, &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- reader.Serve(ctx) }()
+
+	f, _ := flagmodel.Parse([]byte(`
+flags:
+  - key: banner
+    type: boolean
+    variants: {on: true, off: false}
+    environments: {production: {enabled: true, default: {variant: on}}}
+`))
+	p, err := plan.Compute(&store.Config{}, f, plan.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := writer.store.Commit(ctx, p.Changeset("test", "", "apply")); err != nil {
+		t.Fatal(err)
+	}
+	// Eventually (bounded): the reader's snapshot serves the new flag.
+	ectx := eval.Context{TargetingKey: "u"}
+	for i := 0; ; i++ {
+		if r := reader.Server().Snapshot("production").Evaluate("banner", &ectx); r.Variant == "on" {
+			break
+		}
+		if i == 500 {
+			t.Fatal("the reader never served the writer's change")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	if err := <-served; err != nil {
+		t.Fatal(err)
 	}
 }

@@ -167,6 +167,14 @@ func (s *Server) Snapshot(env string) *eval.Snapshot {
 	return set.byEnv[env]
 }
 
+// AuditSeq returns the audit sequence number the loaded snapshots include.
+func (s *Server) AuditSeq() int64 {
+	if set := s.snapshots.Load(); set != nil {
+		return set.auditSeq
+	}
+	return 0
+}
+
 // Handler returns the HTTP handler of every route.
 func (s *Server) Handler() http.Handler { return s.mux }
 
