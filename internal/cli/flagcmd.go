@@ -367,6 +367,14 @@ weir history, or "previous" for the version before the current one.`,
 func writeRollback(w io.Writer, res changeResult, key, env, to string) error {
 	var b strings.Builder
 	v := stateVersion(res, key, env)
+	if to == "previous" {
+		// The plan item carries the version the rollback started from.
+		for _, it := range res.Plan {
+			if it.Key == key && it.Env == env && it.Version > 1 {
+				to = strconv.FormatInt(it.Version-1, 10)
+			}
+		}
+	}
 	if !res.Changed {
 		fmt.Fprintf(&b, "%s in %s already matches version %s: nothing to change (version %d)\n", key, env, to, v)
 	} else {
