@@ -31,9 +31,10 @@ type evalOptions struct {
 
 func newEvalCmd(s streams) *cobra.Command {
 	var o evalOptions
+	var r remote
 	cmd := &cobra.Command{
-		Use:   "eval -f FILE --env ENV (--context JSON | --contexts FILE.jsonl)",
-		Short: "Evaluate flags from a flags file for one or many contexts, offline",
+		Use:   "eval (-f FILE | --server URL) --env ENV (--context JSON | --contexts FILE.jsonl)",
+		Short: "Evaluate flags from a flags file, or on a server, for one or many contexts",
 		Long: `Eval evaluates flags of one environment of a flags file, with the same engine
 as the server and the SDKs, for one context (--context) or for every line of a
 JSON Lines file of contexts (--contexts, - for stdin). A context is a JSON
@@ -50,13 +51,24 @@ Empty fields are left out; "errorCode" comes with "errorMessage", and
 
 Contexts are streamed: output for earlier lines is written before later lines
 are read. A line that is not a valid context stops the command with exit code
-1, after the output of every line before it and nothing for that line.`,
+1, after the output of every line before it and nothing for that line.
+
+Without -f, when --server is given or WEIR_SERVER is set, the server
+evaluates instead, with the flags it serves right now (in batches of 1,000
+contexts); the output is the same.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o.contextsSet = cmd.Flags().Changed("contexts")
+			if o.file == "" {
+				if cmd.Flags().Changed("server") || os.Getenv("WEIR_SERVER") != "" {
+					return runRemoteEval(cmd.Context(), s, &r, o)
+				}
+				return errors.New(`required flag(s) "file" not set (or give --server to evaluate on a running server)`)
+			}
 			return runEval(cmd.Context(), s, o)
 		},
 	}
+	addRemoteFlags(cmd, &r)
 	f := cmd.Flags()
 	f.StringVarP(&o.file, "file", "f", "", "flags file (YAML or JSON), or - for stdin")
 	f.StringVar(&o.env, "env", "", "environment to evaluate in")
@@ -64,7 +76,6 @@ are read. A line that is not a valid context stops the command with exit code
 	f.StringVar(&o.context, "context", "", "one context as a JSON object")
 	f.StringVar(&o.contexts, "contexts", "", "JSON Lines file of contexts, one object per line, or - for stdin")
 	f.BoolVar(&o.explain, "explain", false, "add a trace of every evaluation step")
-	_ = cmd.MarkFlagRequired("file")
 	_ = cmd.MarkFlagRequired("env")
 	cmd.MarkFlagsMutuallyExclusive("context", "contexts")
 	cmd.MarkFlagsOneRequired("context", "contexts")

@@ -85,6 +85,12 @@ func newRootCmd(s streams) *cobra.Command {
 		newServeCmd(s),
 		newAnalyzeCmd(s),
 		newSampleSizeCmd(s),
+		newApplyCmd(s),
+		newExportCmd(s),
+		newFlagCmd(s),
+		newHistoryCmd(s),
+		newRollbackCmd(s),
+		newKeysCmd(s),
 	)
 	return root
 }
