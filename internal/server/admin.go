@@ -52,7 +52,9 @@ func (s *Server) registerRoutes() {
 // configuration, validate the merged whole, commit with expected versions,
 // and swap in new snapshots.
 func (s *Server) change(ctx context.Context, desired *flagmodel.File, opts plan.Options, action, reason string, dryRun bool) (*plan.Plan, *store.Committed, error) {
-	if len(reason) > maxReasonLength {
+	// Rollbacks append " (rollback to version N)" to a reason checked
+	// before, hence the margin.
+	if len(reason) > maxReasonLength+64 {
 		return nil, nil, badRequest("reason", fmt.Sprintf("at most %d characters", maxReasonLength))
 	}
 	cur, err := s.store.Load(ctx)
@@ -474,6 +476,9 @@ func (s *Server) rollback(w http.ResponseWriter, r *http.Request) error {
 	}
 	if strings.TrimSpace(req.Reason) == "" {
 		return badRequest("reason", "say why (it goes into the audit log)")
+	}
+	if len(req.Reason) > maxReasonLength {
+		return badRequest("reason", fmt.Sprintf("at most %d characters", maxReasonLength))
 	}
 	key, env := r.PathValue("key"), r.PathValue("env")
 	vs, err := s.store.History(r.Context(), store.KindFlagState, key, env)
