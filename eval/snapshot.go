@@ -156,16 +156,18 @@ type clause struct {
 // Flags without a state in env are kept and evaluate as disabled. It returns
 // the *flagmodel.ValidationError when f is invalid.
 func Prepare(f *flagmodel.File, env string) (*Snapshot, error) {
-	if err := f.Validate(); err != nil {
+	compiled, err := f.ValidateCompiled()
+	if err != nil {
 		return nil, err
 	}
-	return prepareValid(f, env)
+	return prepareValid(f, env, compiled)
 }
 
 // PrepareAll validates f once and prepares a Snapshot for every environment
 // it declares or that any flag configures.
 func PrepareAll(f *flagmodel.File) (map[string]*Snapshot, error) {
-	if err := f.Validate(); err != nil {
+	compiled, err := f.ValidateCompiled()
+	if err != nil {
 		return nil, err
 	}
 	envs := map[string]bool{}
@@ -179,7 +181,7 @@ func PrepareAll(f *flagmodel.File) (map[string]*Snapshot, error) {
 	}
 	out := make(map[string]*Snapshot, len(envs))
 	for e := range envs {
-		s, err := prepareValid(f, e)
+		s, err := prepareValid(f, e, compiled)
 		if err != nil {
 			return nil, err
 		}
@@ -188,13 +190,13 @@ func PrepareAll(f *flagmodel.File) (map[string]*Snapshot, error) {
 	return out, nil
 }
 
-func prepareValid(f *flagmodel.File, env string) (*Snapshot, error) {
+func prepareValid(f *flagmodel.File, env string, compiled *flagmodel.Compiled) (*Snapshot, error) {
 	s := &Snapshot{
 		env:      env,
 		flags:    make(map[string]*flag, len(f.Flags)),
 		segments: make(map[string]*segment, len(f.Segments)),
 		keys:     make([]string, 0, len(f.Flags)),
-		regexps:  map[string]*regexp.Regexp{},
+		regexps:  compiled.Regexps,
 	}
 	for _, e := range f.Environments {
 		if e.Key == env {

@@ -72,7 +72,8 @@ type validator struct {
 	flags    map[string]*Flag
 	// regexps remembers each distinct pattern's verdict: files repeat
 	// patterns, and compiling dominates validation time.
-	regexps map[string]string
+	regexps  map[string]string
+	compiled map[string]*regexp.Regexp
 }
 
 func (v *validator) add(where, format string, args ...any) {
@@ -82,12 +83,28 @@ func (v *validator) add(where, format string, args ...any) {
 // Validate checks f and returns nil, or a *ValidationError listing every
 // problem found with its location.
 func (f *File) Validate() error {
+	_, err := f.ValidateCompiled()
+	return err
+}
+
+// Compiled holds what validation had to compile anyway, so that preparing
+// the file for evaluation does not compile it again.
+type Compiled struct {
+	// Regexps maps each valid `matches` pattern to its compiled form
+	// (safe for concurrent use).
+	Regexps map[string]*regexp.Regexp
+}
+
+// ValidateCompiled is Validate that also returns the compiled regular
+// expressions of a valid file.
+func (f *File) ValidateCompiled() (*Compiled, error) {
 	v := &validator{
 		f:        f,
 		envs:     map[string]*Environment{},
 		segments: map[string]*Segment{},
 		flags:    map[string]*Flag{},
 		regexps:  map[string]string{},
+		compiled: map[string]*regexp.Regexp{},
 	}
 	v.environments()
 	v.indexSegmentsAndFlags()
@@ -100,9 +117,9 @@ func (f *File) Validate() error {
 	}
 	v.prerequisiteCycles()
 	if len(v.problems) == 0 {
-		return nil
+		return &Compiled{Regexps: v.compiled}, nil
 	}
-	return &ValidationError{Problems: v.problems}
+	return nil, &ValidationError{Problems: v.problems}
 }
 
 func (v *validator) checkKey(where, what, key string) bool {
@@ -477,20 +494,25 @@ func (v *validator) clause(where string, c *Clause) {
 		v.add(where+".values", "%d values, above the limit of %d", len(c.Values), MaxClauseValues)
 	}
 	for i, val := range c.Values {
-		vw := fmt.Sprintf("%s.values[%d]", where, i)
 		if pattern, ok := val.(string); ok && c.Op == OpMatches {
 			msg, seen := v.regexps[pattern]
 			if !seen {
-				msg = checkClauseValue(c.Op, val, v.segments)
+				if len(pattern) > MaxStringLength {
+					msg = checkClauseValue(c.Op, val, v.segments)
+				} else if re, err := CompileRegexp(pattern); err != nil {
+					msg = err.Error()
+				} else {
+					v.compiled[pattern] = re
+				}
 				v.regexps[pattern] = msg
 			}
 			if msg != "" {
-				v.add(vw, "%s", msg)
+				v.add(fmt.Sprintf("%s.values[%d]", where, i), "%s", msg)
 			}
 			continue
 		}
 		if msg := checkClauseValue(c.Op, val, v.segments); msg != "" {
-			v.add(vw, "%s", msg)
+			v.add(fmt.Sprintf("%s.values[%d]", where, i), "%s", msg)
 		}
 	}
 }
