@@ -50,8 +50,9 @@ type Tx interface {
 	// LockAuditHead blocks until the transaction holds the audit log's
 	// tail exclusively, until it ends, and returns the tail.
 	LockAuditHead(ctx context.Context) (Head, error)
-	// Current returns the current versions of the objects that have one;
-	// objects that never existed are absent from the map.
+	// Current returns the current versions of the objects that have one
+	// (refs holds no duplicates); objects that never existed are absent
+	// from the map.
 	Current(ctx context.Context, refs []Ref) (map[Ref]Current, error)
 	// LiveStates returns the non-deleted flag states of flag (when flag is
 	// not empty) or in env (otherwise), as committed before this
@@ -129,10 +130,18 @@ func Commit(ctx context.Context, tx Tx, cs *store.Changeset, now func() time.Tim
 	// apply the changes in order to this view, so a change sees the ones
 	// before it (a state may follow its flag's creation).
 	var refs []Ref
+	seen := map[Ref]bool{}
+	need := func(r Ref) {
+		if !seen[r] {
+			seen[r] = true
+			refs = append(refs, r)
+		}
+	}
 	for _, ch := range cs.Changes {
-		refs = append(refs, Ref{ch.Kind, ch.Key, ch.Env})
+		need(Ref{ch.Kind, ch.Key, ch.Env})
 		if ch.Kind == store.KindFlagState {
-			refs = append(refs, Ref{store.KindFlag, ch.Key, ""}, Ref{store.KindEnvironment, ch.Env, ""})
+			need(Ref{store.KindFlag, ch.Key, ""})
+			need(Ref{store.KindEnvironment, ch.Env, ""})
 		}
 	}
 	view, err := tx.Current(ctx, refs)

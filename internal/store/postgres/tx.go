@@ -36,7 +36,7 @@ func (t tx) Current(ctx context.Context, refs []backend.Ref) (map[backend.Ref]ba
 		kinds[i], keys[i], envs[i] = string(r.Kind), r.Key, r.Env
 	}
 	// One round trip for the whole changeset.
-	rows, err := t.tx.Query(ctx, `SELECT DISTINCT c.kind, c.key, c.env, c.version, c.deleted, v.content::text
+	rows, err := t.tx.Query(ctx, `SELECT c.kind, c.key, c.env, c.version, c.deleted, v.content::text
 		FROM unnest($1::text[], $2::text[], $3::text[]) AS r (kind, key, env)
 		JOIN current c ON c.kind = r.kind AND c.key = r.key AND c.env = r.env
 		JOIN versions v ON v.kind = c.kind AND v.key = c.key AND v.env = c.env AND v.version = c.version`,
