@@ -187,12 +187,24 @@ type Store interface {
 	Load(ctx context.Context) (*Config, error)
 	// History returns every version of an object, oldest first.
 	History(ctx context.Context, kind Kind, key, env string) ([]Version, error)
-	// Audit returns up to limit entries with Seq > after, in order.
+	// Audit returns up to limit entries with Seq > after, in order; a
+	// limit of 0 or less means no limit.
 	Audit(ctx context.Context, after int64, limit int) ([]AuditEntry, error)
 
+	// CreateKey stores a new key and appends a "key.create" audit entry
+	// (without the hash). A zero CreatedAt is set to the commit time. A
+	// duplicate id or hash is ErrConflict; an SDK key for an unknown
+	// environment is ErrInvalid.
 	CreateKey(ctx context.Context, k Key) error
+	// Keys returns every key, revoked ones included, oldest first.
 	Keys(ctx context.Context) ([]Key, error)
+	// KeyByHash returns the key with the given hash, revoked or not: a
+	// revoked key comes back with RevokedAt set, so callers can tell
+	// "revoked" from "unknown". A hash no key has is ErrNotFound.
 	KeyByHash(ctx context.Context, hash []byte) (Key, error)
+	// RevokeKey revokes a key and appends a "key.revoke" audit entry.
+	// Revoking a revoked key changes nothing; an unknown id is
+	// ErrNotFound.
 	RevokeKey(ctx context.Context, id, actor string) error
 
 	// Ping checks that the database answers.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sort"
 	"time"
 
 	"github.com/weirhq/weir/internal/audit"
@@ -32,19 +33,34 @@ type Current struct {
 // Exists reports whether the object exists and is not deleted.
 func (c Current) Exists() bool { return c.Version > 0 && !c.Deleted }
 
+// Ref identifies a versioned object.
+type Ref struct {
+	Kind store.Kind
+	Key  string
+	Env  string
+}
+
 // Tx is one backend transaction, as the shared write logic needs it. Every
 // method returns errors already translated into the store sentinels.
+//
+// Commit reads what it needs in one Current call and writes every version in
+// one PutVersions call, so a backend can use a round trip for each rather
+// than one per change.
 type Tx interface {
 	// LockAuditHead blocks until the transaction holds the audit log's
 	// tail exclusively, until it ends, and returns the tail.
 	LockAuditHead(ctx context.Context) (Head, error)
-	// Current returns the current version of an object.
-	Current(ctx context.Context, kind store.Kind, key, env string) (Current, error)
-	// LiveStates returns the targets ("flag/env") of the non-deleted flag
-	// states of flag (when flag is not empty) or in env (otherwise).
-	LiveStates(ctx context.Context, flag, env string) ([]string, error)
-	// PutVersion records a new version and makes it the current one.
-	PutVersion(ctx context.Context, v store.Version) error
+	// Current returns the current versions of the objects that have one
+	// (refs holds no duplicates); objects that never existed are absent
+	// from the map.
+	Current(ctx context.Context, refs []Ref) (map[Ref]Current, error)
+	// LiveStates returns the non-deleted flag states of flag (when flag is
+	// not empty) or in env (otherwise), as committed before this
+	// transaction's pending PutVersions.
+	LiveStates(ctx context.Context, flag, env string) ([]Ref, error)
+	// PutVersions records new versions, in order, and makes the last
+	// version of each object its current one.
+	PutVersions(ctx context.Context, vs []store.Version) error
 	// AppendAudit appends entries, whose sequence numbers and hashes are
 	// set, and moves the tail to the last one.
 	AppendAudit(ctx context.Context, entries []store.AuditEntry) error
@@ -97,8 +113,8 @@ func describe(kind store.Kind, key, env string) string {
 var jsonNull = []byte("null")
 
 // Commit applies cs inside tx and returns what it created. The clock is
-// read once the audit tail is locked. On any error the
-// caller must roll tx back: Commit may have written part of the changeset.
+// read once the audit tail is locked. On any error the caller must roll tx
+// back.
 func Commit(ctx context.Context, tx Tx, cs *store.Changeset, now func() time.Time) (store.Committed, error) {
 	contents, err := check(cs)
 	if err != nil {
@@ -109,21 +125,51 @@ func Commit(ctx context.Context, tx Tx, cs *store.Changeset, now func() time.Tim
 		return store.Committed{}, err
 	}
 	t := commitTime(now(), head)
-	versions := make([]int64, len(cs.Changes))
-	entries := make([]store.AuditEntry, 0, len(cs.Changes))
-	for i, ch := range cs.Changes {
-		what := describe(ch.Kind, ch.Key, ch.Env)
-		cur, err := tx.Current(ctx, ch.Kind, ch.Key, ch.Env)
-		if err != nil {
-			return store.Committed{}, err
+
+	// Read every object the changeset touches or depends on at once, then
+	// apply the changes in order to this view, so a change sees the ones
+	// before it (a state may follow its flag's creation).
+	var refs []Ref
+	seen := map[Ref]bool{}
+	need := func(r Ref) {
+		if !seen[r] {
+			seen[r] = true
+			refs = append(refs, r)
 		}
+	}
+	for _, ch := range cs.Changes {
+		need(Ref{ch.Kind, ch.Key, ch.Env})
+		if ch.Kind == store.KindFlagState {
+			need(Ref{store.KindFlag, ch.Key, ""})
+			need(Ref{store.KindEnvironment, ch.Env, ""})
+		}
+	}
+	view, err := tx.Current(ctx, refs)
+	if err != nil {
+		return store.Committed{}, err
+	}
+	if view == nil {
+		view = map[Ref]Current{}
+	}
+	for _, r := range refs {
+		if _, ok := view[r]; !ok {
+			view[r] = Current{Content: jsonNull}
+		}
+	}
+
+	versions := make([]store.Version, len(cs.Changes))
+	entries := make([]store.AuditEntry, len(cs.Changes))
+	for i, ch := range cs.Changes {
+		ref := Ref{ch.Kind, ch.Key, ch.Env}
+		what := describe(ch.Kind, ch.Key, ch.Env)
+		cur := view[ref]
 		if !expected(ch.ExpectedVersion, cur) {
 			return store.Committed{}, &store.ConflictError{Target: what, Expected: ch.ExpectedVersion, Current: cur.Version}
 		}
-		if err := invariants(ctx, tx, ch, cur, what); err != nil {
+		if err := invariants(ctx, tx, view, ch, cur, what); err != nil {
 			return store.Committed{}, err
 		}
-		v := store.Version{
+		versions[i] = store.Version{
 			Kind: ch.Kind, Key: ch.Key, Env: ch.Env,
 			Version: cur.Version + 1,
 			Deleted: ch.Delete,
@@ -131,10 +177,7 @@ func Commit(ctx context.Context, tx Tx, cs *store.Changeset, now func() time.Tim
 			Actor:   cs.Actor, Reason: cs.Reason, Action: cs.Action,
 			Time: t,
 		}
-		if err := tx.PutVersion(ctx, v); err != nil {
-			return store.Committed{}, err
-		}
-		versions[i] = v.Version
+		view[ref] = Current{Version: cur.Version + 1, Deleted: ch.Delete, Content: contents[i]}
 		before := jsonNull
 		if cur.Exists() {
 			before = cur.Content
@@ -143,16 +186,23 @@ func Commit(ctx context.Context, tx Tx, cs *store.Changeset, now func() time.Tim
 		if err != nil {
 			return store.Committed{}, fmt.Errorf("audit diff for %s: %w", what, err)
 		}
-		entries = append(entries, store.AuditEntry{
+		entries[i] = store.AuditEntry{
 			Time: t, Actor: cs.Actor, Action: cs.Action, Reason: cs.Reason,
 			Target: Target(ch.Kind, ch.Key, ch.Env), Diff: diff,
-		})
+		}
+	}
+	if err := tx.PutVersions(ctx, versions); err != nil {
+		return store.Committed{}, err
 	}
 	chain(head, entries)
 	if err := tx.AppendAudit(ctx, entries); err != nil {
 		return store.Committed{}, err
 	}
-	return store.Committed{Versions: versions, AuditSeq: entries[len(entries)-1].Seq, Time: t}, nil
+	numbers := make([]int64, len(versions))
+	for i, v := range versions {
+		numbers[i] = v.Version
+	}
+	return store.Committed{Versions: numbers, AuditSeq: entries[len(entries)-1].Seq, Time: t}, nil
 }
 
 // expected reports whether a change computed from version want may be
@@ -169,8 +219,9 @@ func expected(want int64, cur Current) bool {
 	}
 }
 
-// invariants checks the rules that depend on other objects.
-func invariants(ctx context.Context, tx Tx, ch store.Change, cur Current, what string) error {
+// invariants checks the rules that depend on other objects, against the
+// view of the changeset applied so far.
+func invariants(ctx context.Context, tx Tx, view map[Ref]Current, ch store.Change, cur Current, what string) error {
 	if ch.Delete {
 		if !cur.Exists() {
 			return fmt.Errorf("delete %s: %w", what, store.ErrNotFound)
@@ -179,9 +230,9 @@ func invariants(ctx context.Context, tx Tx, ch store.Change, cur Current, what s
 		var err error
 		switch ch.Kind {
 		case store.KindFlag:
-			live, err = tx.LiveStates(ctx, ch.Key, "")
+			live, err = liveStates(ctx, tx, view, ch.Key, "")
 		case store.KindEnvironment:
-			live, err = tx.LiveStates(ctx, "", ch.Key)
+			live, err = liveStates(ctx, tx, view, "", ch.Key)
 		}
 		if err != nil {
 			return err
@@ -194,21 +245,39 @@ func invariants(ctx context.Context, tx Tx, ch store.Change, cur Current, what s
 	if ch.Kind != store.KindFlagState {
 		return nil
 	}
-	flag, err := tx.Current(ctx, store.KindFlag, ch.Key, "")
-	if err != nil {
-		return err
-	}
-	if !flag.Exists() {
+	if !view[Ref{store.KindFlag, ch.Key, ""}].Exists() {
 		return fmt.Errorf("%s: %w: flag %q does not exist", what, store.ErrInvalid, ch.Key)
 	}
-	env, err := tx.Current(ctx, store.KindEnvironment, ch.Env, "")
-	if err != nil {
-		return err
-	}
-	if !env.Exists() {
+	if !view[Ref{store.KindEnvironment, ch.Env, ""}].Exists() {
 		return fmt.Errorf("%s: %w: environment %q does not exist", what, store.ErrInvalid, ch.Env)
 	}
 	return nil
+}
+
+// liveStates lists the flag states of flag (or in env) that exist once the
+// changes so far apply: the committed ones, corrected by the view.
+func liveStates(ctx context.Context, tx Tx, view map[Ref]Current, flag, env string) ([]string, error) {
+	committed, err := tx.LiveStates(ctx, flag, env)
+	if err != nil {
+		return nil, err
+	}
+	live := map[Ref]bool{}
+	for _, r := range committed {
+		live[r] = true
+	}
+	for r, c := range view {
+		if r.Kind == store.KindFlagState && (flag != "" && r.Key == flag || flag == "" && r.Env == env) {
+			live[r] = c.Exists()
+		}
+	}
+	var out []string
+	for r, ok := range live {
+		if ok {
+			out = append(out, r.Key+"/"+r.Env)
+		}
+	}
+	sort.Strings(out)
+	return out, nil
 }
 
 // chain numbers entries after head and links their hashes.

@@ -66,11 +66,12 @@ func CreateKey(ctx context.Context, tx Tx, k store.Key, now func() time.Time) er
 	}
 	k.CreatedAt = Timestamp(k.CreatedAt)
 	if k.Scope == store.ScopeSDK {
-		env, err := tx.Current(ctx, store.KindEnvironment, k.Env, "")
+		ref := Ref{store.KindEnvironment, k.Env, ""}
+		env, err := tx.Current(ctx, []Ref{ref})
 		if err != nil {
 			return err
 		}
-		if !env.Exists() {
+		if !env[ref].Exists() {
 			return fmt.Errorf("create key %q: %w: environment %q does not exist", k.ID, store.ErrInvalid, k.Env)
 		}
 	}

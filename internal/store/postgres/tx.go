@@ -30,45 +30,84 @@ func (t tx) LockAuditHead(ctx context.Context) (backend.Head, error) {
 	return h, nil
 }
 
-func (t tx) Current(ctx context.Context, kind store.Kind, key, env string) (backend.Current, error) {
-	var c backend.Current
-	err := t.tx.QueryRow(ctx, `SELECT c.version, c.deleted, v.content
-		FROM current c JOIN versions v
-		  ON v.kind = c.kind AND v.key = c.key AND v.env = c.env AND v.version = c.version
-		WHERE c.kind = $1 AND c.key = $2 AND c.env = $3`, string(kind), key, env).Scan(&c.Version, &c.Deleted, &c.Content)
-	if err == pgx.ErrNoRows {
-		return backend.Current{Content: []byte("null")}, nil
+func (t tx) Current(ctx context.Context, refs []backend.Ref) (map[backend.Ref]backend.Current, error) {
+	kinds, keys, envs := make([]string, len(refs)), make([]string, len(refs)), make([]string, len(refs))
+	for i, r := range refs {
+		kinds[i], keys[i], envs[i] = string(r.Kind), r.Key, r.Env
 	}
+	// One round trip for the whole changeset.
+	rows, err := t.tx.Query(ctx, `SELECT c.kind, c.key, c.env, c.version, c.deleted, v.content::text
+		FROM unnest($1::text[], $2::text[], $3::text[]) AS r (kind, key, env)
+		JOIN current c ON c.kind = r.kind AND c.key = r.key AND c.env = r.env
+		JOIN versions v ON v.kind = c.kind AND v.key = c.key AND v.env = c.env AND v.version = c.version`,
+		kinds, keys, envs)
 	if err != nil {
-		return c, fmt.Errorf("current version of %s: %w", backend.Target(kind, key, env), translate(err))
+		return nil, fmt.Errorf("current versions: %w", translate(err))
 	}
-	return c, nil
+	out := make(map[backend.Ref]backend.Current, len(refs))
+	var r backend.Ref
+	var c backend.Current
+	var content string
+	_, err = pgx.ForEachRow(rows, []any{&r.Kind, &r.Key, &r.Env, &c.Version, &c.Deleted, &content}, func() error {
+		c.Content = []byte(content)
+		out[r] = c
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("current versions: %w", translate(err))
+	}
+	return out, nil
 }
 
-func (t tx) LiveStates(ctx context.Context, flag, env string) ([]string, error) {
-	query, arg := `SELECT key || '/' || env FROM current WHERE kind = 'flag-state' AND NOT deleted AND key = $1 ORDER BY env`, flag
+func (t tx) LiveStates(ctx context.Context, flag, env string) ([]backend.Ref, error) {
+	query, arg := `SELECT key, env FROM current WHERE kind = 'flag-state' AND NOT deleted AND key = $1`, flag
 	if flag == "" {
-		query, arg = `SELECT key || '/' || env FROM current WHERE kind = 'flag-state' AND NOT deleted AND env = $1 ORDER BY key`, env
+		query, arg = `SELECT key, env FROM current WHERE kind = 'flag-state' AND NOT deleted AND env = $1`, env
 	}
 	rows, err := t.tx.Query(ctx, query, arg)
 	if err != nil {
 		return nil, translate(err)
 	}
-	out, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (backend.Ref, error) {
+		r := backend.Ref{Kind: store.KindFlagState}
+		return r, row.Scan(&r.Key, &r.Env)
+	})
 	return out, translate(err)
 }
 
-func (t tx) PutVersion(ctx context.Context, v store.Version) error {
-	_, err := t.tx.Exec(ctx, `INSERT INTO versions (kind, key, env, version, deleted, content, actor, reason, action, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-		string(v.Kind), v.Key, v.Env, v.Version, v.Deleted, []byte(v.Content), v.Actor, v.Reason, v.Action, v.Time)
-	if err == nil {
-		_, err = t.tx.Exec(ctx, `INSERT INTO current (kind, key, env, version, deleted) VALUES ($1, $2, $3, $4, $5)
-			ON CONFLICT (kind, key, env) DO UPDATE SET version = excluded.version, deleted = excluded.deleted`,
-			string(v.Kind), v.Key, v.Env, v.Version, v.Deleted)
-	}
+func (t tx) PutVersions(ctx context.Context, vs []store.Version) error {
+	// COPY sends every version in one round trip; versions are immutable,
+	// so there is never a conflict to resolve.
+	_, err := t.tx.CopyFrom(ctx, pgx.Identifier{"versions"},
+		[]string{"kind", "key", "env", "version", "deleted", "content", "actor", "reason", "action", "created_at"},
+		pgx.CopyFromSlice(len(vs), func(i int) ([]any, error) {
+			v := vs[i]
+			return []any{string(v.Kind), v.Key, v.Env, v.Version, v.Deleted, string(v.Content), v.Actor, v.Reason, v.Action, v.Time}, nil
+		}))
 	if err != nil {
-		return fmt.Errorf("write %s version %d: %w", backend.Target(v.Kind, v.Key, v.Env), v.Version, translate(err))
+		return fmt.Errorf("write versions: %w", translate(err))
+	}
+	// One upsert moves current; an object changed twice in the changeset
+	// takes its last version (an upsert cannot touch a row twice).
+	last := map[backend.Ref]int{}
+	for i, v := range vs {
+		last[backend.Ref{Kind: v.Kind, Key: v.Key, Env: v.Env}] = i
+	}
+	var kinds, keys, envs []string
+	var numbers []int64
+	var deleted []bool
+	for i, v := range vs {
+		if last[backend.Ref{Kind: v.Kind, Key: v.Key, Env: v.Env}] != i {
+			continue
+		}
+		kinds, keys, envs = append(kinds, string(v.Kind)), append(keys, v.Key), append(envs, v.Env)
+		numbers, deleted = append(numbers, v.Version), append(deleted, v.Deleted)
+	}
+	if _, err := t.tx.Exec(ctx, `INSERT INTO current (kind, key, env, version, deleted)
+		SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::boolean[])
+		ON CONFLICT (kind, key, env) DO UPDATE SET version = excluded.version, deleted = excluded.deleted`,
+		kinds, keys, envs, numbers, deleted); err != nil {
+		return fmt.Errorf("move current versions: %w", translate(err))
 	}
 	return nil
 }

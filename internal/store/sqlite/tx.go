@@ -61,59 +61,70 @@ func (t *tx) LockAuditHead(ctx context.Context) (backend.Head, error) {
 	return h, nil
 }
 
-func (t *tx) Current(ctx context.Context, kind store.Kind, key, env string) (backend.Current, error) {
+func (t *tx) Current(ctx context.Context, refs []backend.Ref) (map[backend.Ref]backend.Current, error) {
+	// SQLite runs in process: one prepared lookup per object costs no
+	// round trip.
 	st, err := t.stmt(ctx, `SELECT c.version, c.deleted, v.content
 		FROM current c JOIN versions v
 		  ON v.kind = c.kind AND v.key = c.key AND v.env = c.env AND v.version = c.version
 		WHERE c.kind = ? AND c.key = ? AND c.env = ?`)
 	if err != nil {
-		return backend.Current{}, err
+		return nil, err
 	}
-	var c backend.Current
-	var content string
-	err = st.QueryRowContext(ctx, string(kind), key, env).Scan(&c.Version, &c.Deleted, &content)
-	if err == sql.ErrNoRows {
-		return backend.Current{Content: []byte("null")}, nil
+	out := make(map[backend.Ref]backend.Current, len(refs))
+	for _, r := range refs {
+		if _, done := out[r]; done {
+			continue
+		}
+		var c backend.Current
+		var content string
+		err := st.QueryRowContext(ctx, string(r.Kind), r.Key, r.Env).Scan(&c.Version, &c.Deleted, &content)
+		if err == sql.ErrNoRows {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("current version of %s: %w", backend.Target(r.Kind, r.Key, r.Env), translate(err))
+		}
+		c.Content = []byte(content)
+		out[r] = c
 	}
-	if err != nil {
-		return c, fmt.Errorf("current version of %s: %w", backend.Target(kind, key, env), translate(err))
-	}
-	c.Content = []byte(content)
-	return c, nil
+	return out, nil
 }
 
-func (t *tx) LiveStates(ctx context.Context, flag, env string) ([]string, error) {
-	query, arg := `SELECT key, env FROM current WHERE kind = 'flag-state' AND deleted = 0 AND key = ? ORDER BY env`, flag
+func (t *tx) LiveStates(ctx context.Context, flag, env string) ([]backend.Ref, error) {
+	query, arg := `SELECT key, env FROM current WHERE kind = 'flag-state' AND deleted = 0 AND key = ?`, flag
 	if flag == "" {
-		query, arg = `SELECT key, env FROM current WHERE kind = 'flag-state' AND deleted = 0 AND env = ? ORDER BY key`, env
+		query, arg = `SELECT key, env FROM current WHERE kind = 'flag-state' AND deleted = 0 AND env = ?`, env
 	}
 	rows, err := t.tx.QueryContext(ctx, query, arg)
 	if err != nil {
 		return nil, translate(err)
 	}
 	defer rows.Close()
-	var out []string
+	var out []backend.Ref
 	for rows.Next() {
-		var k, e string
-		if err := rows.Scan(&k, &e); err != nil {
+		r := backend.Ref{Kind: store.KindFlagState}
+		if err := rows.Scan(&r.Key, &r.Env); err != nil {
 			return nil, translate(err)
 		}
-		out = append(out, k+"/"+e)
+		out = append(out, r)
 	}
 	return out, translate(rows.Err())
 }
 
-func (t *tx) PutVersion(ctx context.Context, v store.Version) error {
-	err := t.exec(ctx, `INSERT INTO versions (kind, key, env, version, deleted, content, actor, reason, action, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		string(v.Kind), v.Key, v.Env, v.Version, v.Deleted, string(v.Content), v.Actor, v.Reason, v.Action, formatTime(v.Time))
-	if err == nil {
-		err = t.exec(ctx, `INSERT INTO current (kind, key, env, version, deleted) VALUES (?, ?, ?, ?, ?)
-			ON CONFLICT (kind, key, env) DO UPDATE SET version = excluded.version, deleted = excluded.deleted`,
-			string(v.Kind), v.Key, v.Env, v.Version, v.Deleted)
-	}
-	if err != nil {
-		return fmt.Errorf("write %s version %d: %w", backend.Target(v.Kind, v.Key, v.Env), v.Version, err)
+func (t *tx) PutVersions(ctx context.Context, vs []store.Version) error {
+	for _, v := range vs {
+		err := t.exec(ctx, `INSERT INTO versions (kind, key, env, version, deleted, content, actor, reason, action, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			string(v.Kind), v.Key, v.Env, v.Version, v.Deleted, string(v.Content), v.Actor, v.Reason, v.Action, formatTime(v.Time))
+		if err == nil {
+			err = t.exec(ctx, `INSERT INTO current (kind, key, env, version, deleted) VALUES (?, ?, ?, ?, ?)
+				ON CONFLICT (kind, key, env) DO UPDATE SET version = excluded.version, deleted = excluded.deleted`,
+				string(v.Kind), v.Key, v.Env, v.Version, v.Deleted)
+		}
+		if err != nil {
+			return fmt.Errorf("write %s version %d: %w", backend.Target(v.Kind, v.Key, v.Env), v.Version, err)
+		}
 	}
 	return nil
 }

@@ -34,6 +34,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"a changeset with one stale change writes nothing", staleChangesetWritesNothing},
 		{"a flag state needs its flag and its environment", flagStateNeedsFlagAndEnvironment},
 		{"a flag state may follow its flag in the same changeset", flagStateAfterFlagInSameChangeset},
+		{"an object changed twice in one changeset gets two versions", changedTwiceInOneChangeset},
 		{"a deleted object re-created continues its numbering", deleteThenRecreateContinuesNumbering},
 		{"a flag or environment with live states cannot be deleted", deleteWithLiveStatesIsInvalid},
 		{"malformed changesets are invalid and write nothing", malformedChangesetsAreInvalid},
@@ -307,6 +308,33 @@ func flagStateAfterFlagInSameChangeset(t *testing.T, s store.Store) {
 	}
 	if st := stateOf(mustLoad(t, s), "new-flag", "production"); st == nil || !st.Enabled || st.Version != 1 {
 		t.Fatalf("Load: state %+v, want enabled version 1", st)
+	}
+}
+
+func changedTwiceInOneChangeset(t *testing.T, s store.Store) {
+	seed(t, s)
+	c := mustCommit(t, s, changeset("apply",
+		setState("checkout", "production", 1, false),
+		setState("checkout", "production", 2, true),
+		setState("checkout", "staging", 0, true),
+		store.Change{Kind: store.KindFlagState, Key: "checkout", Env: "staging", ExpectedVersion: 1, Delete: true}))
+	if want := []int64{2, 3, 1, 2}; !reflect.DeepEqual(c.Versions, want) {
+		t.Fatalf("versions %v, want %v", c.Versions, want)
+	}
+	cfg := mustLoad(t, s)
+	if st := stateOf(cfg, "checkout", "production"); st == nil || st.Version != 3 || !st.Enabled {
+		t.Fatalf("production state %+v, want enabled version 3", st)
+	}
+	if st := stateOf(cfg, "checkout", "staging"); st != nil {
+		t.Fatalf("staging state %+v, want none (deleted in the same changeset)", st)
+	}
+	// A flag whose state is created in the same changeset cannot go.
+	_, err := s.Commit(context.Background(), changeset("apply",
+		setState("checkout", "staging", 0, true),
+		store.Change{Kind: store.KindFlagState, Key: "checkout", Env: "production", ExpectedVersion: 3, Delete: true},
+		store.Change{Kind: store.KindFlag, Key: "checkout", ExpectedVersion: 1, Delete: true}))
+	if !errors.Is(err, store.ErrInvalid) {
+		t.Fatalf("deleting a flag after giving it a state in the same changeset: %v, want ErrInvalid", err)
 	}
 }
 

@@ -32,7 +32,9 @@ CREATE TABLE current (
     PRIMARY KEY (kind, key, env),
     FOREIGN KEY (kind, key, env, version) REFERENCES versions (kind, key, env, version)
 );
-CREATE INDEX current_by_env ON current (kind, env);
+-- Flag states by environment, for deleting an environment. Partial, so the
+-- planner never prefers it to the primary key for point lookups.
+CREATE INDEX current_states_by_env ON current (env) WHERE kind = 'flag-state';
 
 -- The append-only, hash-chained audit log.
 CREATE TABLE audit_log (
