@@ -185,10 +185,11 @@ func (s *Server) handle(method, path string, admin bool, h func(w http.ResponseW
 	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
-		r.Body = http.MaxBytesReader(rec, r.Body, s.maxBody)
+		limit := s.maxBody
 		if path == "/api/v1/apply" {
-			r.Body = http.MaxBytesReader(rec, r.Body, s.maxApply)
+			limit = s.maxApply // flags files are larger than API bodies
 		}
+		r.Body = http.MaxBytesReader(rec, r.Body, limit)
 		var err error
 		if admin {
 			var actor string

@@ -371,3 +371,16 @@ func BenchmarkApply1000Flags(b *testing.B) {
 		}
 	}
 }
+
+func TestApplyAcceptsFilesLargerThanOrdinaryBodies(t *testing.T) {
+	f := newFixture(t)
+	var sb strings.Builder
+	sb.WriteString("flags:\n")
+	for i := 0; sb.Len() < 2<<20; i++ {
+		fmt.Fprintf(&sb, "  - key: flag-%d\n    description: %s\n    type: boolean\n    variants: {on: true, off: false}\n", i, strings.Repeat("d", 200))
+	}
+	out := f.apply(sb.String())
+	if out["changed"] != true {
+		t.Fatalf("a %d-byte file was not applied", sb.Len())
+	}
+}
