@@ -57,14 +57,15 @@ func (s *Server) change(ctx context.Context, desired *flagmodel.File, opts plan.
 	if len(reason) > maxReasonLength+64 {
 		return nil, nil, badRequest("reason", fmt.Sprintf("at most %d characters", maxReasonLength))
 	}
-	cur, err := s.store.Load(ctx)
+	cur, err := s.current(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
 	// Only the merged whole must be valid: a partial file may refer to
 	// segments and flags that already exist on the server.
 	merged := plan.Merge(cur, desired, opts)
-	if err := merged.Validate(); err != nil {
+	compiled, err := merged.ValidateCompiled()
+	if err != nil {
 		return nil, nil, err
 	}
 	p, err := plan.Compute(cur, desired, opts)
@@ -74,13 +75,14 @@ func (s *Server) change(ctx context.Context, desired *flagmodel.File, opts plan.
 	if dryRun || p.Empty() {
 		return p, nil, nil
 	}
-	committed, err := s.store.Commit(ctx, p.Changeset(actorOf(ctx), reason, action))
+	cs := p.Changeset(actorOf(ctx), reason, action)
+	committed, err := s.store.Commit(ctx, cs)
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := s.Reload(ctx); err != nil {
-		// The change is committed; a later reload will pick it up.
-		s.log.Error("reload after commit failed", "error", err.Error())
+	if err := s.afterCommit(ctx, cur, cs, committed, compiled); err != nil {
+		// The change is committed; the next reload will pick it up.
+		s.log.Error("refreshing snapshots after a commit failed", "error", err.Error())
 	}
 	return p, &committed, nil
 }
@@ -133,7 +135,7 @@ type envView struct {
 }
 
 func (s *Server) listEnvironments(w http.ResponseWriter, r *http.Request) error {
-	cfg, err := s.store.Load(r.Context())
+	cfg, err := s.current(r.Context())
 	if err != nil {
 		return err
 	}
@@ -161,7 +163,7 @@ type stateSummary struct {
 }
 
 func (s *Server) listFlags(w http.ResponseWriter, r *http.Request) error {
-	cfg, err := s.store.Load(r.Context())
+	cfg, err := s.current(r.Context())
 	if err != nil {
 		return err
 	}
@@ -185,7 +187,7 @@ type flagView struct {
 }
 
 func (s *Server) getFlag(w http.ResponseWriter, r *http.Request) error {
-	cfg, err := s.store.Load(r.Context())
+	cfg, err := s.current(r.Context())
 	if err != nil {
 		return err
 	}
@@ -222,7 +224,7 @@ func (s *Server) putFlag(w http.ResponseWriter, r *http.Request) error {
 	if req.Flag.Key != key {
 		return badRequest("flag.key", fmt.Sprintf("%q does not match the URL's %q", req.Flag.Key, key))
 	}
-	cfg, err := s.store.Load(r.Context())
+	cfg, err := s.current(r.Context())
 	if err != nil {
 		return err
 	}
@@ -275,7 +277,7 @@ func changeResponse(p *plan.Plan, c *store.Committed) changeView {
 func (s *Server) deleteFlag(w http.ResponseWriter, r *http.Request) error {
 	key := r.PathValue("key")
 	reason := r.URL.Query().Get("reason")
-	cfg, err := s.store.Load(r.Context())
+	cfg, err := s.current(r.Context())
 	if err != nil {
 		return err
 	}
@@ -295,19 +297,21 @@ func (s *Server) deleteFlag(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	keep.Flags = flags
-	if err := keep.Validate(); err != nil {
+	compiled, err := keep.ValidateCompiled()
+	if err != nil {
 		return badRequest("key", "other flags depend on this one as a prerequisite: "+err.Error())
 	}
 	p, err := plan.Compute(cfg, keep, plan.Options{Prune: true})
 	if err != nil {
 		return err
 	}
-	c, err := s.store.Commit(r.Context(), p.Changeset(actorOf(r.Context()), reason, "flag.delete"))
+	cs := p.Changeset(actorOf(r.Context()), reason, "flag.delete")
+	c, err := s.store.Commit(r.Context(), cs)
 	if err != nil {
 		return err
 	}
-	if err := s.Reload(r.Context()); err != nil {
-		s.log.Error("reload after commit failed", "error", err.Error())
+	if err := s.afterCommit(r.Context(), cfg, cs, c, compiled); err != nil {
+		s.log.Error("refreshing snapshots after a commit failed", "error", err.Error())
 	}
 	writeJSON(w, http.StatusOK, changeResponse(p, &c))
 	return nil
@@ -321,7 +325,7 @@ type stateView struct {
 }
 
 func (s *Server) loadState(ctx context.Context, key, env string) (*store.Config, store.Versioned[flagmodel.Flag], *flagmodel.FlagState, error) {
-	cfg, err := s.store.Load(ctx)
+	cfg, err := s.current(ctx)
 	if err != nil {
 		return nil, store.Versioned[flagmodel.Flag]{}, nil, err
 	}
@@ -512,7 +516,7 @@ func (s *Server) rollback(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) listSegments(w http.ResponseWriter, r *http.Request) error {
-	cfg, err := s.store.Load(r.Context())
+	cfg, err := s.current(r.Context())
 	if err != nil {
 		return err
 	}
@@ -529,7 +533,7 @@ func (s *Server) listSegments(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) getSegment(w http.ResponseWriter, r *http.Request) error {
-	cfg, err := s.store.Load(r.Context())
+	cfg, err := s.current(r.Context())
 	if err != nil {
 		return err
 	}
@@ -561,7 +565,7 @@ func (s *Server) putSegment(w http.ResponseWriter, r *http.Request) error {
 	if req.Segment.Key != key {
 		return badRequest("segment.key", fmt.Sprintf("%q does not match the URL's %q", req.Segment.Key, key))
 	}
-	cfg, err := s.store.Load(r.Context())
+	cfg, err := s.current(r.Context())
 	if err != nil {
 		return err
 	}
@@ -604,7 +608,7 @@ func (s *Server) apply(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) export(w http.ResponseWriter, r *http.Request) error {
-	cfg, err := s.store.Load(r.Context())
+	cfg, err := s.current(r.Context())
 	if err != nil {
 		return err
 	}
@@ -734,7 +738,7 @@ func (s *Server) createKey(w http.ResponseWriter, r *http.Request) error {
 		if req.Env == "" {
 			return badRequest("env", "an SDK key is bound to one environment")
 		}
-		cfg, err := s.store.Load(r.Context())
+		cfg, err := s.current(r.Context())
 		if err != nil {
 			return err
 		}

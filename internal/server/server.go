@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/weirhq/weir/eval"
+	"github.com/weirhq/weir/flagmodel"
 	"github.com/weirhq/weir/internal/auth"
 	"github.com/weirhq/weir/internal/plan"
 	"github.com/weirhq/weir/internal/store"
@@ -28,6 +29,7 @@ import (
 type Store interface {
 	Commit(ctx context.Context, cs *store.Changeset) (store.Committed, error)
 	Load(ctx context.Context) (*store.Config, error)
+	Audit(ctx context.Context, after int64, limit int) ([]store.AuditEntry, error)
 	History(ctx context.Context, kind store.Kind, key, env string) ([]store.Version, error)
 	CreateKey(ctx context.Context, k store.Key) error
 	Keys(ctx context.Context) ([]store.Key, error)
@@ -61,7 +63,11 @@ type Server struct {
 	metrics   metrics
 }
 
+// snapshotSet is what the server serves: the configuration it was built
+// from (never modified once published) and one prepared snapshot per
+// environment.
 type snapshotSet struct {
+	cfg      *store.Config
 	byEnv    map[string]*eval.Snapshot
 	auditSeq int64
 	loadedAt time.Time
@@ -70,7 +76,7 @@ type snapshotSet struct {
 type metrics struct {
 	requests  *prometheus.CounterVec
 	latency   *prometheus.HistogramVec
-	reloads   prometheus.Counter
+	reloads   *prometheus.CounterVec
 	reloadDur prometheus.Histogram
 	flags     prometheus.Gauge
 }
@@ -109,8 +115,8 @@ func New(opts Options) (*Server, error) {
 			Help: "HTTP requests by route pattern and status code."}, []string{"route", "code"}),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "weir_http_request_duration_seconds",
 			Help: "HTTP request latency by route pattern.", Buckets: prometheus.ExponentialBuckets(0.0001, 4, 10)}, []string{"route"}),
-		reloads: prometheus.NewCounter(prometheus.CounterOpts{Name: "weir_snapshot_reloads_total",
-			Help: "Snapshot rebuilds after configuration changes."}),
+		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "weir_snapshot_reloads_total",
+			Help: "Snapshot rebuilds after configuration changes: full, or incremental (only changed flags prepared again)."}, []string{"kind"}),
 		reloadDur: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "weir_snapshot_reload_duration_seconds",
 			Help: "Time to load and prepare all environments' snapshots.", Buckets: prometheus.ExponentialBuckets(0.0005, 4, 10)}),
 		flags: prometheus.NewGauge(prometheus.GaugeOpts{Name: "weir_flags", Help: "Flags in the loaded configuration."}),
@@ -130,6 +136,10 @@ func New(opts Options) (*Server, error) {
 func (s *Server) Reload(ctx context.Context) error {
 	s.reloadMu.Lock()
 	defer s.reloadMu.Unlock()
+	return s.reloadLocked(ctx)
+}
+
+func (s *Server) reloadLocked(ctx context.Context) error {
 	start := time.Now()
 	cfg, err := s.store.Load(ctx)
 	if err != nil {
@@ -138,23 +148,102 @@ func (s *Server) Reload(ctx context.Context) error {
 	if cur := s.snapshots.Load(); cur != nil && cur.auditSeq == cfg.AuditSeq && cfg.AuditSeq != 0 {
 		return nil
 	}
+	set, err := prepareSet(cfg)
+	if err != nil {
+		return err
+	}
+	s.publish(set, start, "full")
+	return nil
+}
+
+// prepareSet prepares every environment's snapshot from scratch.
+func prepareSet(cfg *store.Config) (*snapshotSet, error) {
 	snaps, err := eval.PrepareAll(plan.FileOf(cfg))
 	if err != nil {
-		return fmt.Errorf("prepare snapshots: %w", err)
+		return nil, fmt.Errorf("prepare snapshots: %w", err)
 	}
 	// Environments without flags still get (empty) snapshots.
 	for _, e := range cfg.Environments {
 		if snaps[e.Value.Key] == nil {
-			f := plan.FileOf(cfg, e.Value.Key)
-			if s1, err := eval.Prepare(f, e.Value.Key); err == nil {
+			if s1, err := eval.Prepare(plan.FileOf(cfg, e.Value.Key), e.Value.Key); err == nil {
 				snaps[e.Value.Key] = s1
 			}
 		}
 	}
-	s.snapshots.Store(&snapshotSet{byEnv: snaps, auditSeq: cfg.AuditSeq, loadedAt: time.Now()})
-	s.metrics.reloads.Inc()
+	return &snapshotSet{cfg: cfg, byEnv: snaps, auditSeq: cfg.AuditSeq}, nil
+}
+
+func (s *Server) publish(set *snapshotSet, start time.Time, kind string) {
+	set.loadedAt = time.Now()
+	s.snapshots.Store(set)
+	s.metrics.reloads.WithLabelValues(kind).Inc()
 	s.metrics.reloadDur.Observe(time.Since(start).Seconds())
-	s.metrics.flags.Set(float64(len(cfg.Flags)))
+	s.metrics.flags.Set(float64(len(set.cfg.Flags)))
+}
+
+// current returns the configuration as stored now: the one the snapshots
+// were built from when no commit happened since (one cheap look at the
+// audit log's head), else a fresh load. Callers must not modify it.
+func (s *Server) current(ctx context.Context) (*store.Config, error) {
+	if set := s.snapshots.Load(); set != nil {
+		newer, err := s.store.Audit(ctx, set.auditSeq, 1)
+		if err != nil {
+			return nil, err
+		}
+		if len(newer) == 0 {
+			return set.cfg, nil
+		}
+	}
+	if err := s.Reload(ctx); err != nil {
+		return nil, err
+	}
+	return s.snapshots.Load().cfg, nil
+}
+
+// afterCommit publishes the snapshots of a configuration this server just
+// changed. When nothing else was committed since base (the audit sequence
+// advanced by exactly this changeset's entries), the new configuration is
+// derived from base and only the changed flags (and their dependants) are
+// prepared again; otherwise, or when segments or environments changed, it
+// reloads everything.
+func (s *Server) afterCommit(ctx context.Context, base *store.Config, cs *store.Changeset, committed store.Committed, compiled *flagmodel.Compiled) error {
+	s.reloadMu.Lock()
+	defer s.reloadMu.Unlock()
+	start := time.Now()
+	set := s.snapshots.Load()
+	if set == nil || set.cfg != base || committed.AuditSeq != base.AuditSeq+int64(len(cs.Changes)) {
+		return s.reloadLocked(ctx)
+	}
+	next, err := plan.Apply(base, cs, committed)
+	if err != nil {
+		return s.reloadLocked(ctx)
+	}
+	changedFlags := map[string]bool{}
+	for _, c := range cs.Changes {
+		if c.Kind != store.KindFlag && c.Kind != store.KindFlagState {
+			full, err := prepareSet(next)
+			if err != nil {
+				return err
+			}
+			s.publish(full, start, "full")
+			return nil
+		}
+		changedFlags[c.Key] = true
+	}
+	keys := make([]string, 0, len(changedFlags))
+	for k := range changedFlags {
+		keys = append(keys, k)
+	}
+	file := plan.FileOf(next)
+	byEnv := make(map[string]*eval.Snapshot, len(set.byEnv))
+	for env, snap := range set.byEnv {
+		ns, err := snap.Update(file, compiled, keys)
+		if err != nil {
+			return s.reloadLocked(ctx)
+		}
+		byEnv[env] = ns
+	}
+	s.publish(&snapshotSet{cfg: next, byEnv: byEnv, auditSeq: next.AuditSeq}, start, "incremental")
 	return nil
 }
 

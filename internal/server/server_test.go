@@ -16,6 +16,7 @@ import (
 	"github.com/weirhq/weir/eval"
 	"github.com/weirhq/weir/flagmodel"
 	"github.com/weirhq/weir/internal/auth"
+	"github.com/weirhq/weir/internal/plan"
 	"github.com/weirhq/weir/internal/server"
 	"github.com/weirhq/weir/internal/store"
 	"github.com/weirhq/weir/internal/store/sqlite"
@@ -316,7 +317,7 @@ func TestHealthReadinessAndMetrics(t *testing.T) {
 		if resp.StatusCode != 200 {
 			t.Errorf("%s: %d %s", path, resp.StatusCode, body)
 		}
-		if path == "/metrics" && !strings.Contains(string(body), "weir_snapshot_reloads_total") {
+		if path == "/metrics" && !strings.Contains(string(body), `weir_snapshot_reloads_total{kind="full"}`) {
 			t.Errorf("metrics lack weir_snapshot_reloads_total")
 		}
 	}
@@ -383,4 +384,107 @@ func TestApplyAcceptsFilesLargerThanOrdinaryBodies(t *testing.T) {
 	if out["changed"] != true {
 		t.Fatalf("a %d-byte file was not applied", sb.Len())
 	}
+}
+
+// After any sequence of writes, what the server serves equals a fresh
+// preparation of what the store holds: the incremental path after a commit
+// must never drift from a full reload.
+func TestServedSnapshotsMatchTheStoreAfterEveryKindOfWrite(t *testing.T) {
+	f := newFixture(t)
+	f.apply(`
+segments: [{key: staff, rules: [{when: [{attribute: email, op: endsWith, values: ["@example.com"]}]}]}]
+flags:
+  - key: base
+    type: string
+    variants: {v1: one, v2: two}
+    environments:
+      production: {enabled: true, targets: {v1: [old]}, default: {variant: v2}}
+      development: {enabled: true, default: {variant: v1}}
+  - key: child
+    type: boolean
+    variants: {on: true, off: false}
+    environments:
+      production:
+        enabled: true
+        offVariant: off
+        prerequisites: [{flag: base, variants: [v2]}]
+        rules: [{id: staff, when: [{op: inSegment, values: [staff]}], serve: {variant: on}}]
+        default: {split: {on: 50, off: 50}}
+  - key: lonely
+    type: number
+    variants: {low: 1, high: 2}
+    environments: {production: {enabled: true, default: {variant: low}}}
+`)
+	steps := []struct{ method, path, body string }{
+		{"POST", "/api/v1/flags/base/environments/production/disable", `{"reason":"r"}`},
+		{"POST", "/api/v1/flags/base/environments/production/enable", `{"reason":"r"}`},
+		{"PUT", "/api/v1/flags/base", `{"flag":{"key":"base","type":"string","variants":{"v2":"deux","v1":"un"}}}`},
+		{"PUT", "/api/v1/flags/base/environments/production", `{"state":{"enabled":true,"default":{"variant":"v1"}}}`},
+		{"POST", "/api/v1/flags/base/environments/production/rollback", `{"to":"previous","reason":"r"}`},
+		{"PUT", "/api/v1/segments/staff", `{"segment":{"key":"staff","included":["old"]}}`},
+		{"DELETE", "/api/v1/flags/lonely?reason=r", ``},
+		{"PUT", "/api/v1/flags/fresh", `{"flag":{"key":"fresh","type":"boolean","variants":{"on":true},"environments":{"production":{"enabled":true,"default":{"variant":"on"}}}}}`},
+	}
+	contexts := []eval.Context{
+		eval.NewContext(map[string]any{"targetingKey": "old"}),
+		eval.NewContext(map[string]any{"targetingKey": "new", "email": "a@example.com"}),
+		eval.NewContext(map[string]any{"targetingKey": "user-7"}),
+		eval.NewContext(map[string]any{}),
+	}
+	for i, step := range steps {
+		before := f.metric(`weir_snapshot_reloads_total{kind="incremental"}`)
+		code, out := f.do(step.method, step.path, step.body)
+		if !strings.Contains(step.path, "segments") && f.metric(`weir_snapshot_reloads_total{kind="incremental"}`) != before+1 {
+			t.Errorf("step %d (%s %s) did not take the incremental path", i, step.method, step.path)
+		}
+		if code >= 300 {
+			t.Fatalf("step %d %s %s: %d %v", i, step.method, step.path, code, out)
+		}
+		cfg, err := f.st.Load(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		fresh, err := eval.PrepareAll(planFileOf(cfg))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for env, want := range fresh {
+			got := f.srv.Snapshot(env)
+			if got == nil {
+				t.Fatalf("step %d: no snapshot for %s", i, env)
+			}
+			if strings.Join(got.Keys(), ",") != strings.Join(want.Keys(), ",") {
+				t.Fatalf("step %d, %s: served keys %v, stored %v", i, env, got.Keys(), want.Keys())
+			}
+			for _, k := range want.Keys() {
+				for c := range contexts {
+					g, w := got.Evaluate(k, &contexts[c]), want.Evaluate(k, &contexts[c])
+					if fmt.Sprint(g) != fmt.Sprint(w) {
+						t.Fatalf("step %d (%s %s), %s/%s, context %d: served %+v, stored %+v", i, step.method, step.path, env, k, c, g, w)
+					}
+				}
+			}
+		}
+	}
+}
+
+func planFileOf(cfg *store.Config) *flagmodel.File { return plan.FileOf(cfg) }
+
+// metric reads one sample from /metrics (0 when absent).
+func (f *fixture) metric(name string) float64 {
+	f.t.Helper()
+	resp, err := http.Get(f.ts.URL + "/metrics")
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	for _, line := range strings.Split(string(body), "\n") {
+		if strings.HasPrefix(line, name+" ") {
+			var v float64
+			fmt.Sscan(strings.TrimPrefix(line, name+" "), &v)
+			return v
+		}
+	}
+	return 0
 }

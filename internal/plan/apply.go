@@ -1,0 +1,95 @@
+package plan
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/weirhq/weir/flagmodel"
+	"github.com/weirhq/weir/internal/store"
+)
+
+// Apply returns the configuration that committing cs onto base produced,
+// without reading the store: base is left untouched (slices and states are
+// copied where they change) and the new versions come from committed. It
+// is how a server refreshes its view after its own write when no other
+// writer committed in between.
+func Apply(base *store.Config, cs *store.Changeset, committed store.Committed) (*store.Config, error) {
+	if len(committed.Versions) != len(cs.Changes) {
+		return nil, fmt.Errorf("apply changes: %d versions for %d changes", len(committed.Versions), len(cs.Changes))
+	}
+	out := &store.Config{
+		Environments: append([]store.Versioned[flagmodel.Environment](nil), base.Environments...),
+		Segments:     append([]store.Versioned[flagmodel.Segment](nil), base.Segments...),
+		Flags:        append([]store.Versioned[flagmodel.Flag](nil), base.Flags...),
+		AuditSeq:     committed.AuditSeq,
+	}
+	flagIdx := func(key string) int {
+		for i := range out.Flags {
+			if out.Flags[i].Value.Key == key {
+				return i
+			}
+		}
+		return -1
+	}
+	for i, c := range cs.Changes {
+		v := committed.Versions[i]
+		switch c.Kind {
+		case store.KindEnvironment:
+			out.Environments = upsert(out.Environments, c.Key, c.Delete, func(e flagmodel.Environment) string { return e.Key },
+				func() store.Versioned[flagmodel.Environment] {
+					return store.Versioned[flagmodel.Environment]{Value: *c.Environment, Version: v}
+				})
+		case store.KindSegment:
+			out.Segments = upsert(out.Segments, c.Key, c.Delete, func(s flagmodel.Segment) string { return s.Key },
+				func() store.Versioned[flagmodel.Segment] { return store.Versioned[flagmodel.Segment]{Value: *c.Segment, Version: v} })
+		case store.KindFlag:
+			var states map[string]*flagmodel.FlagState
+			if j := flagIdx(c.Key); j >= 0 {
+				states = out.Flags[j].Value.Environments
+			}
+			out.Flags = upsert(out.Flags, c.Key, c.Delete, func(f flagmodel.Flag) string { return f.Key },
+				func() store.Versioned[flagmodel.Flag] {
+					def := *c.Flag
+					def.Environments = states
+					return store.Versioned[flagmodel.Flag]{Value: def, Version: v}
+				})
+		case store.KindFlagState:
+			j := flagIdx(c.Key)
+			if j < 0 {
+				return nil, fmt.Errorf("apply changes: state of unknown flag %q", c.Key)
+			}
+			states := make(map[string]*flagmodel.FlagState, len(out.Flags[j].Value.Environments)+1)
+			for env, st := range out.Flags[j].Value.Environments {
+				states[env] = st
+			}
+			if c.Delete {
+				delete(states, c.Env)
+			} else {
+				st := *c.State
+				st.Version = v
+				states[c.Env] = &st
+			}
+			out.Flags[j].Value.Environments = states
+		}
+	}
+	sort.Slice(out.Environments, func(i, j int) bool { return out.Environments[i].Value.Key < out.Environments[j].Value.Key })
+	sort.Slice(out.Segments, func(i, j int) bool { return out.Segments[i].Value.Key < out.Segments[j].Value.Key })
+	sort.Slice(out.Flags, func(i, j int) bool { return out.Flags[i].Value.Key < out.Flags[j].Value.Key })
+	return out, nil
+}
+
+func upsert[T any](list []store.Versioned[T], key string, del bool, keyOf func(T) string, make func() store.Versioned[T]) []store.Versioned[T] {
+	for i := range list {
+		if keyOf(list[i].Value) == key {
+			if del {
+				return append(list[:i:i], list[i+1:]...)
+			}
+			list[i] = make()
+			return list
+		}
+	}
+	if del {
+		return list
+	}
+	return append(list, make())
+}
