@@ -41,7 +41,9 @@ func Apply(base *store.Config, cs *store.Changeset, committed store.Committed) (
 				})
 		case store.KindSegment:
 			out.Segments = upsert(out.Segments, c.Key, c.Delete, func(s flagmodel.Segment) string { return s.Key },
-				func() store.Versioned[flagmodel.Segment] { return store.Versioned[flagmodel.Segment]{Value: *c.Segment, Version: v} })
+				func() store.Versioned[flagmodel.Segment] {
+					return store.Versioned[flagmodel.Segment]{Value: *c.Segment, Version: v}
+				})
 		case store.KindFlag:
 			var states map[string]*flagmodel.FlagState
 			if j := flagIdx(c.Key); j >= 0 {
