@@ -1,0 +1,52 @@
+package server_test
+
+import (
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+// FuzzAdminAPI sends arbitrary bodies to every writing endpoint: the server
+// must answer with a client error or a success, never a 5xx, and every
+// error must be a problem document.
+func FuzzAdminAPI(f *testing.F) {
+	fx := newFixture(f)
+	fx.apply(checkout)
+	routes := []struct{ method, path string }{
+		{"POST", "/api/v1/apply?dryRun=true"},
+		{"POST", "/api/v1/apply"},
+		{"PUT", "/api/v1/flags/checkout"},
+		{"PUT", "/api/v1/flags/checkout/environments/production"},
+		{"POST", "/api/v1/flags/checkout/environments/production/disable"},
+		{"POST", "/api/v1/flags/checkout/environments/production/rollback"},
+		{"PUT", "/api/v1/segments/s"},
+		{"POST", "/api/v1/environments/production/evaluate"},
+		{"POST", "/api/v1/keys"},
+	}
+	f.Add(uint8(0), []byte(checkout))
+	f.Add(uint8(3), []byte(`{"state":{"enabled":true,"default":{"variant":"on"}},"expectedVersion":1}`))
+	f.Add(uint8(4), []byte(`{"reason":"x"}`))
+	f.Add(uint8(5), []byte(`{"to":"previous","reason":"x"}`))
+	f.Add(uint8(6), []byte(`{"segment":{"rules":[{"when":[{"attribute":"a","op":"matches","values":["(a*)*"]}]}]}}`))
+	f.Add(uint8(7), []byte(`{"contexts":[{"targetingKey":"vip"},{"targetingKey":5}],"explain":true}`))
+	f.Add(uint8(8), []byte(`{"scope":"sdk","env":"production"}`))
+	f.Add(uint8(2), []byte(`{"flag":{"type":"object","variants":{"x":{"a":[1,{"b":null}]}}}}`))
+	f.Fuzz(func(t *testing.T, which uint8, body []byte) {
+		r := routes[int(which)%len(routes)]
+		req, _ := http.NewRequest(r.method, fx.ts.URL+r.path, strings.NewReader(string(body)))
+		req.Header.Set("Authorization", "Bearer "+adminToken)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode >= 500 {
+			t.Fatalf("%s %s with %q: %d %s", r.method, r.path, body, resp.StatusCode, data)
+		}
+		if resp.StatusCode >= 400 && resp.Header.Get("Content-Type") != "application/problem+json" {
+			t.Fatalf("%s %s: error %d is not a problem document", r.method, r.path, resp.StatusCode)
+		}
+	})
+}
