@@ -777,6 +777,7 @@ func (s *Server) revokeKey(w http.ResponseWriter, r *http.Request) error {
 	if err := s.store.RevokeKey(r.Context(), r.PathValue("id"), actorOf(r.Context())); err != nil {
 		return err
 	}
+	s.forgetKeys()
 	writeJSON(w, http.StatusOK, map[string]any{"revoked": r.PathValue("id")})
 	return nil
 }

@@ -60,6 +60,8 @@ type Server struct {
 	reloadMu  sync.Mutex
 	mux       *http.ServeMux
 	routes    []route
+	keys      sync.Map // string(hash) → cachedKey
+	keyCount  atomic.Int64
 	metrics   metrics
 }
 
@@ -327,20 +329,102 @@ func (s *Server) authorizeAdmin(r *http.Request) (string, error) {
 	if token == "" {
 		return "", errUnauthorized
 	}
-	k, err := s.store.KeyByHash(r.Context(), auth.Hash(token))
-	if errors.Is(err, store.ErrNotFound) {
-		return "", errUnauthorized
-	}
+	k, err := s.lookupKey(r.Context(), token)
 	if err != nil {
 		return "", err
-	}
-	if k.RevokedAt != nil || !auth.Matches(token, k.Hash) {
-		return "", errUnauthorized
 	}
 	if k.Scope != store.ScopeAdmin {
 		return "", errForbidden
 	}
 	return "key:" + k.Name, nil
+}
+
+var errSDKUnauthorized = &requestError{status: http.StatusUnauthorized,
+	msg: "an SDK key is required (Authorization: Bearer weir_sdk_… or X-API-Key)"}
+
+// authorizeSDK checks an SDK key, from "Authorization: Bearer" or
+// "X-API-Key", and returns the key (its Env is the environment it may
+// read). Admin tokens are refused: applications get SDK keys.
+func (s *Server) authorizeSDK(r *http.Request) (store.Key, error) {
+	token := auth.BearerToken(r.Header.Get("Authorization"))
+	if token == "" {
+		token = strings.TrimSpace(r.Header.Get("X-API-Key"))
+	}
+	if token == "" {
+		return store.Key{}, errSDKUnauthorized
+	}
+	k, err := s.lookupKey(r.Context(), token)
+	if err != nil {
+		if err == errUnauthorized {
+			return store.Key{}, errSDKUnauthorized
+		}
+		return store.Key{}, err
+	}
+	if k.Scope != store.ScopeSDK {
+		return store.Key{}, errForbidden
+	}
+	return k, nil
+}
+
+// keyCacheTTL bounds how long a looked-up key is trusted without asking
+// the store again: evaluation endpoints must not query the database per
+// request. A revocation on this server takes effect at once (the cache is
+// dropped); on another replica within keyCacheTTL.
+const keyCacheTTL = 2 * time.Second
+
+type cachedKey struct {
+	key     store.Key
+	found   bool
+	fetched time.Time
+}
+
+// lookupKey finds a valid (known, not revoked) key by its secret.
+func (s *Server) lookupKey(ctx context.Context, token string) (store.Key, error) {
+	hash := auth.Hash(token)
+	cacheKey := string(hash)
+	if v, ok := s.keys.Load(cacheKey); ok {
+		c := v.(cachedKey)
+		if time.Since(c.fetched) < keyCacheTTL {
+			if !c.found {
+				return store.Key{}, errUnauthorized
+			}
+			return c.key, nil
+		}
+	}
+	k, err := s.store.KeyByHash(ctx, hash)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		s.cacheKey(cacheKey, cachedKey{found: false, fetched: time.Now()})
+		return store.Key{}, errUnauthorized
+	case err != nil:
+		return store.Key{}, err
+	}
+	if k.RevokedAt != nil || !auth.Matches(token, k.Hash) {
+		s.cacheKey(cacheKey, cachedKey{found: false, fetched: time.Now()})
+		return store.Key{}, errUnauthorized
+	}
+	s.cacheKey(cacheKey, cachedKey{key: k, found: true, fetched: time.Now()})
+	return k, nil
+}
+
+// maxCachedKeys bounds the key cache, which unknown secrets could
+// otherwise grow without limit.
+const maxCachedKeys = 10000
+
+func (s *Server) cacheKey(k string, v cachedKey) {
+	if s.keyCount.Load() >= maxCachedKeys {
+		s.keys.Clear()
+		s.keyCount.Store(0)
+	}
+	if _, loaded := s.keys.Swap(k, v); !loaded {
+		s.keyCount.Add(1)
+	}
+}
+
+// forgetKeys drops the key cache (after a revocation).
+func (s *Server) forgetKeys() {
+	s.keys.Clear()
+	s.keyCount.Store(0)
 }
 
 // decodeJSON reads a strict JSON body: unknown fields and trailing data are
