@@ -15,6 +15,8 @@ var allowed = map[string][]string{
 	"flagmodel":          {"internal/semver", "internal/timestamp"},
 	"eval":               {"flagmodel", "internal/semver", "internal/timestamp"},
 	"event":              {},
+	"sdk":                {"flagmodel", "eval", "event", "internal/semver", "internal/timestamp"},
+	"sdk/openfeature":    {"sdk", "flagmodel", "eval", "event"},
 	"internal/stats":     {},
 	"internal/semver":    {},
 	"internal/timestamp": {},
