@@ -91,6 +91,7 @@ func newRootCmd(s streams) *cobra.Command {
 		newHistoryCmd(s),
 		newRollbackCmd(s),
 		newKeysCmd(s),
+		newAuditCmd(s),
 	)
 	return root
 }

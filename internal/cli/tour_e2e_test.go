@@ -220,6 +220,10 @@ func TestTour(t *testing.T) {
 		t.Fatalf("after the rollback: versions %v, want 3 of them", got)
 	}
 
+	// Every change above is in the audit log, and its hash chain verifies.
+	step(0, "flag.disable", "", "audit", "list")
+	step(0, "audit log intact: ", "", "audit", "verify")
+
 	// The server evaluates exactly like the offline evaluator prints.
 	contexts := filepath.Join("testdata", "contexts.jsonl")
 	remote := step(0, "", "", "eval", "--env", "production", "--contexts", contexts)
