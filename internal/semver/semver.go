@@ -10,6 +10,8 @@
 // says. Numeric parts must fit in 63 bits.
 package semver
 
+import "cmp"
+
 // Version is a parsed semantic version. Pre aliases the parsed string.
 type Version struct {
 	Major, Minor, Patch uint64
@@ -110,13 +112,13 @@ func validIdentifiers(s string, noLeadingZeros bool) bool {
 // Compare returns -1, 0 or +1 as a is lower than, equal to or higher than b
 // in semantic-version precedence.
 func Compare(a, b Version) int {
-	if c := cmpUint(a.Major, b.Major); c != 0 {
+	if c := cmp.Compare(a.Major, b.Major); c != 0 {
 		return c
 	}
-	if c := cmpUint(a.Minor, b.Minor); c != 0 {
+	if c := cmp.Compare(a.Minor, b.Minor); c != 0 {
 		return c
 	}
-	if c := cmpUint(a.Patch, b.Patch); c != 0 {
+	if c := cmp.Compare(a.Patch, b.Patch); c != 0 {
 		return c
 	}
 	switch {
@@ -128,16 +130,6 @@ func Compare(a, b Version) int {
 		return -1
 	}
 	return comparePre(a.Pre, b.Pre)
-}
-
-func cmpUint(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // comparePre compares dot-separated pre-release identifiers: numeric ones
@@ -160,10 +152,10 @@ func comparePre(a, b string) int {
 		switch {
 		case xn && yn:
 			if len(x) != len(y) { // no leading zeros in valid numerics
-				return cmpInt(len(x), len(y))
+				return cmp.Compare(len(x), len(y))
 			}
 			if x != y {
-				return cmpString(x, y)
+				return cmp.Compare(x, y)
 			}
 		case xn:
 			return -1
@@ -171,7 +163,7 @@ func comparePre(a, b string) int {
 			return 1
 		default:
 			if x != y {
-				return cmpString(x, y)
+				return cmp.Compare(x, y)
 			}
 		}
 	}
@@ -193,24 +185,4 @@ func isNumeric(s string) bool {
 		}
 	}
 	return true
-}
-
-func cmpInt(a, b int) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
-
-func cmpString(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }

@@ -1,6 +1,7 @@
 package semver
 
 import (
+	"cmp"
 	"fmt"
 	"strings"
 	"testing"
@@ -82,7 +83,7 @@ var precedence = []string{
 func TestCompareFollowsTheSpecificationPrecedenceChain(t *testing.T) {
 	for i, a := range precedence {
 		for j, b := range precedence {
-			want := cmpInt(i, j)
+			want := cmp.Compare(i, j)
 			if got := Compare(mustParse(t, a), mustParse(t, b)); got != want {
 				t.Errorf("Compare(%s, %s) = %d, want %d", a, b, got, want)
 			}
