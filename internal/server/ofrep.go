@@ -110,6 +110,9 @@ func (s *Server) ofrepSingle(w http.ResponseWriter, r *http.Request, lim *keyLim
 	} else {
 		res = eval.Result{Reason: eval.ReasonError, ErrorCode: eval.ErrorFlagNotFound}
 	}
+	if unconfigured(&res) {
+		res.ErrorCode, res.Reason = eval.ErrorFlagNotFound, eval.ReasonError
+	}
 	if res.IsError() {
 		status := http.StatusBadRequest
 		details := res.ErrorMessage
@@ -147,11 +150,16 @@ func (s *Server) ofrepBulk(w http.ResponseWriter, r *http.Request, lim *keyLimit
 	ctx := eval.NewContext(attrs)
 	b := append((*buf)[:0], `{"flags":[`...)
 	if snap := set.byEnv[env]; snap != nil {
-		for i, key := range snap.Keys() {
-			if i > 0 {
+		first := true
+		for _, key := range snap.Keys() {
+			res := snap.Evaluate(key, &ctx)
+			if unconfigured(&res) {
+				continue
+			}
+			if !first {
 				b = append(b, ',')
 			}
-			res := snap.Evaluate(key, &ctx)
+			first = false
 			if res.IsError() {
 				b = appendOFREPError(b, key, true, res.ErrorCode.String(), res.ErrorMessage)
 				continue
@@ -167,6 +175,16 @@ func (s *Server) ofrepBulk(w http.ResponseWriter, r *http.Request, lim *keyLimit
 	*buf = b
 	writeOFREPBody(w, http.StatusOK, b)
 	return nil
+}
+
+// unconfigured reports whether a result is that of a flag without any
+// configuration in the snapshot's environment: flags are defined once for
+// every environment, and the snapshot serves such a flag as disabled with
+// version 0 (configured states have versions from 1). Over OFREP the key's
+// environment is all a client can see, so such a flag does not exist
+// there: FLAG_NOT_FOUND, and left out of bulk evaluations.
+func unconfigured(res *eval.Result) bool {
+	return res.Reason == eval.ReasonDisabled && res.Version == 0
 }
 
 // readOFREPContext reads {"context": {...}} into buf and decodes the
