@@ -98,7 +98,9 @@ func (s *Server) ofrepSingle(w http.ResponseWriter, r *http.Request, lim *keyLim
 	flagKey := r.PathValue("key")
 	buf := getBuffer()
 	defer putBuffer(buf)
-	attrs, fail := readOFREPContext(r, buf)
+	pooled := getAttributes()
+	defer putAttributes(pooled)
+	attrs, fail := readOFREPContext(r, buf, pooled)
 	if fail != nil {
 		writeOFREPFailure(w, buf, fail.status, flagKey, true, fail.code, fail.details)
 		return nil
@@ -136,7 +138,9 @@ func (s *Server) ofrepBulk(w http.ResponseWriter, r *http.Request, lim *keyLimit
 	}
 	buf := getBuffer()
 	defer putBuffer(buf)
-	attrs, fail := readOFREPContext(r, buf)
+	pooled := getAttributes()
+	defer putAttributes(pooled)
+	attrs, fail := readOFREPContext(r, buf, pooled)
 	if fail != nil {
 		writeOFREPFailure(w, buf, fail.status, "", false, fail.code, fail.details)
 		return nil
@@ -192,7 +196,10 @@ func unconfigured(res *eval.Result) bool {
 // context: flags that need no targeting key still evaluate. Unknown
 // top-level fields are ignored, for forward compatibility with newer
 // OFREP clients.
-func readOFREPContext(r *http.Request, buf *[]byte) (map[string]any, *ofrepFailure) {
+//
+// pooled is an empty map the common case decodes into (see
+// decodeFlatContext); the result may be it.
+func readOFREPContext(r *http.Request, buf *[]byte, pooled map[string]any) (map[string]any, *ofrepFailure) {
 	b, err := readAllInto((*buf)[:0], r.Body)
 	*buf = b
 	if err != nil {
@@ -204,6 +211,17 @@ func readOFREPContext(r *http.Request, buf *[]byte) (map[string]any, *ofrepFailu
 	}
 	if len(bytes.TrimSpace(b)) == 0 {
 		return nil, nil
+	}
+	if sawContext, ok := decodeFlatContext(b, pooled); ok {
+		if !sawContext {
+			return nil, nil
+		}
+		if tk, ok := pooled["targetingKey"]; ok && tk != nil {
+			if _, isString := tk.(string); !isString {
+				return nil, &ofrepFailure{http.StatusBadRequest, ofrepInvalidContext, "context.targetingKey must be a string"}
+			}
+		}
+		return pooled, nil
 	}
 	var req struct {
 		Context map[string]any `json:"context"`
@@ -459,6 +477,20 @@ func putBuffer(b *[]byte) {
 	}
 	*b = (*b)[:0]
 	bufferPool.Put(b)
+}
+
+// attributesPool recycles context maps: evaluation only reads them and
+// nothing keeps them past the request.
+var attributesPool = sync.Pool{New: func() any { return make(map[string]any, 8) }}
+
+func getAttributes() map[string]any { return attributesPool.Get().(map[string]any) }
+
+func putAttributes(m map[string]any) {
+	if len(m) > 64 {
+		return
+	}
+	clear(m)
+	attributesPool.Put(m)
 }
 
 // keyLimiter holds one token bucket per SDK key. Only authorized keys get
