@@ -547,3 +547,51 @@ func FuzzOFREPRequest(f *testing.F) {
 		}
 	})
 }
+
+// discardWriter is a reusable ResponseWriter, so that the benchmark
+// counts the handler's allocations rather than a recorder's.
+type discardWriter struct {
+	h      http.Header
+	status int
+}
+
+func (w *discardWriter) Header() http.Header         { return w.h }
+func (w *discardWriter) Write(b []byte) (int, error) { return len(b), nil }
+func (w *discardWriter) WriteHeader(status int)      { w.status = status }
+
+// BenchmarkOFREPEvaluate serves one OFREP evaluation in process: the
+// server's share of the wrk figure in docs/ofrep.md.
+func BenchmarkOFREPEvaluate(b *testing.B) {
+	for _, bc := range []struct{ name, path string }{
+		{"single", "/ofrep/v1/evaluate/flags/greeting"},
+		{"bulk", "/ofrep/v1/evaluate/flags"},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			f := newOFREPFixture(b)
+			// The limiter stays on, but never refuses.
+			srv, err := server.New(server.Options{Store: f.st, OFREPRateLimit: server.RateLimit{PerSecond: 1e12, Burst: 1e9}})
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := srv.Reload(context.Background()); err != nil {
+				b.Fatal(err)
+			}
+			h := srv.Handler()
+			body := []byte(`{"context":{"targetingKey":"user-12345","country":"NL","plan":"pro"}}`)
+			req := httptest.NewRequest("POST", bc.path, bytes.NewReader(body))
+			req.Header.Set("X-API-Key", f.prodKey)
+			w := &discardWriter{h: http.Header{}}
+			rd := bytes.NewReader(body)
+			b.ReportAllocs()
+			for b.Loop() {
+				rd.Reset(body)
+				req.Body = io.NopCloser(rd)
+				clear(w.h)
+				h.ServeHTTP(w, req)
+				if w.status != 200 && w.status != 0 {
+					b.Fatalf("status %d", w.status)
+				}
+			}
+		})
+	}
+}

@@ -7,8 +7,8 @@
 //
 //	WEIR_OFREP_KEY=<key> wrk -t2 -c64 -d10s --latency -s post.lua <url>/ofrep/v1/evaluate/flags/flag-042
 //
-// against each and prints requests/s, p50 and p99 of both and their
-// ratios. From the repository root:
+// against each, alternating, three times by default, and prints every run
+// and the medians' ratios. From the repository root:
 //
 //	go run ./internal/server/ofrepbench                 # wrk must be on PATH
 //	go run ./internal/server/ofrepbench -d 30s -c 128   # other wrk settings
@@ -35,6 +35,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -56,6 +57,7 @@ func main() {
 	conns := flag.Int("c", 64, "wrk connections")
 	dur := flag.String("d", "10s", "wrk duration")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the Weir run to this file")
+	runs := flag.Int("runs", 3, "alternating runs of each server")
 	serve := flag.Bool("serve", false, "only start both servers and print their URLs and the key")
 	flag.Parse()
 	log.SetFlags(0)
@@ -94,35 +96,60 @@ func main() {
 	fmt.Printf("GOMAXPROCS=%d, %s\n", runtime.GOMAXPROCS(0), runtime.Version())
 	fmt.Printf("WEIR_OFREP_KEY=… wrk %s <url>%s\n\n", strings.Join(args, " "), flagPath)
 
-	bare, err := runWrk(args, bareURL+flagPath, key)
-	if err != nil {
-		log.Fatal(err)
-	}
-	if *cpuProfile != "" {
-		f, err := os.Create(*cpuProfile)
+	// Runs alternate, bare then Weir, so that both see the same machine
+	// weather; the summary takes each server's median run.
+	var bares, weirs []wrkResult
+	for range *runs {
+		bare, err := runWrk(args, bareURL+flagPath, key)
 		if err != nil {
 			log.Fatal(err)
 		}
-		if err := pprof.StartCPUProfile(f); err != nil {
+		bares = append(bares, bare)
+		if *cpuProfile != "" && len(weirs) == 0 {
+			f, err := os.Create(*cpuProfile)
+			if err != nil {
+				log.Fatal(err)
+			}
+			if err := pprof.StartCPUProfile(f); err != nil {
+				log.Fatal(err)
+			}
+		}
+		weir, err := runWrk(args, weirURL+flagPath, key)
+		if *cpuProfile != "" && len(weirs) == 0 {
+			pprof.StopCPUProfile()
+		}
+		if err != nil {
 			log.Fatal(err)
 		}
+		weirs = append(weirs, weir)
 	}
-	weir, err := runWrk(args, weirURL+flagPath, key)
-	if *cpuProfile != "" {
-		pprof.StopCPUProfile()
+	fmt.Printf("%-6s %4s %12s %10s %10s %8s\n", "server", "run", "requests/s", "p50", "p99", "non-2xx")
+	for i := range bares {
+		for _, r := range []struct {
+			name string
+			res  wrkResult
+		}{{"bare", bares[i]}, {"weir", weirs[i]}} {
+			fmt.Printf("%-6s %4d %12.0f %10s %10s %8d\n", r.name, i+1, r.res.rps, r.res.p50, r.res.p99, r.res.non2xx)
+		}
 	}
-	if err != nil {
-		log.Fatal(err)
-	}
-	fmt.Printf("%-6s %12s %10s %10s %8s\n", "server", "requests/s", "p50", "p99", "non-2xx")
-	for _, r := range []struct {
-		name string
-		res  wrkResult
-	}{{"bare", bare}, {"weir", weir}} {
-		fmt.Printf("%-6s %12.0f %10s %10s %8d\n", r.name, r.res.rps, r.res.p50, r.res.p99, r.res.non2xx)
-	}
-	fmt.Printf("\nweir/bare: requests/s %.1f%% (target ≥ 75%%), p99 %.2f× (target ≤ 1.2×)\n",
+	bare, weir := median(bares), median(weirs)
+	fmt.Printf("\nmedian of %d runs: bare %.0f req/s p50 %s p99 %s; weir %.0f req/s p50 %s p99 %s\n",
+		*runs, bare.rps, bare.p50, bare.p99, weir.rps, weir.p50, weir.p99)
+	fmt.Printf("weir/bare: requests/s %.1f%% (target ≥ 75%%), p99 %.2f× (target ≤ 1.2×)\n",
 		100*weir.rps/bare.rps, float64(weir.p99)/float64(bare.p99))
+}
+
+// median returns the median requests/s, p50 and p99, each taken on its own.
+func median(rs []wrkResult) wrkResult {
+	mid := func(xs []float64) float64 {
+		sort.Float64s(xs)
+		return xs[len(xs)/2]
+	}
+	var rps, p50, p99 []float64
+	for _, r := range rs {
+		rps, p50, p99 = append(rps, r.rps), append(p50, float64(r.p50)), append(p99, float64(r.p99))
+	}
+	return wrkResult{rps: mid(rps), p50: time.Duration(mid(p50)), p99: time.Duration(mid(p99))}
 }
 
 // startWeir opens a fresh SQLite store, applies 100 flags through the
