@@ -48,13 +48,19 @@ const (
 )
 
 func (s *Server) registerOFREP() {
-	lim := newKeyLimiter(s.ofrepLimit)
+	svc := &ofrepService{limiter: newKeyLimiter(s.ofrepLimit), names: &nameTable{names: map[string]string{}}}
 	s.handle("POST", "/ofrep/v1/evaluate/flags/{key}", false, func(w http.ResponseWriter, r *http.Request) error {
-		return s.ofrepSingle(w, r, lim)
+		return s.ofrepSingle(w, r, svc)
 	})
 	s.handle("POST", "/ofrep/v1/evaluate/flags", false, func(w http.ResponseWriter, r *http.Request) error {
-		return s.ofrepBulk(w, r, lim)
+		return s.ofrepBulk(w, r, svc)
 	})
+}
+
+// ofrepService is the state the OFREP handlers share.
+type ofrepService struct {
+	limiter *keyLimiter
+	names   *nameTable
 }
 
 // ofrepFailure is a request-level OFREP failure: a status and an
@@ -74,12 +80,12 @@ const (
 var errSnapshotsNotLoaded = &requestError{status: http.StatusServiceUnavailable, msg: "the configuration is not loaded yet; retry later"}
 
 // ofrepAdmit authorizes the SDK key and takes a token from its bucket.
-func (s *Server) ofrepAdmit(w http.ResponseWriter, r *http.Request, lim *keyLimiter) (string, *snapshotSet, error) {
+func (s *Server) ofrepAdmit(w http.ResponseWriter, r *http.Request, svc *ofrepService) (string, *snapshotSet, error) {
 	key, err := s.authorizeSDK(r)
 	if err != nil {
 		return "", nil, err
 	}
-	if ok, wait := lim.allow(key.ID, time.Now()); !ok {
+	if ok, wait := svc.limiter.allow(key.ID, time.Now()); !ok {
 		w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds(wait)))
 		return "", nil, &requestError{status: http.StatusTooManyRequests, msg: "this SDK key exceeded its request rate; retry after the Retry-After delay"}
 	}
@@ -90,8 +96,8 @@ func (s *Server) ofrepAdmit(w http.ResponseWriter, r *http.Request, lim *keyLimi
 	return key.Env, set, nil
 }
 
-func (s *Server) ofrepSingle(w http.ResponseWriter, r *http.Request, lim *keyLimiter) error {
-	env, set, err := s.ofrepAdmit(w, r, lim)
+func (s *Server) ofrepSingle(w http.ResponseWriter, r *http.Request, svc *ofrepService) error {
+	env, set, err := s.ofrepAdmit(w, r, svc)
 	if err != nil {
 		return err
 	}
@@ -100,7 +106,7 @@ func (s *Server) ofrepSingle(w http.ResponseWriter, r *http.Request, lim *keyLim
 	defer putBuffer(buf)
 	pooled := getAttributes()
 	defer putAttributes(pooled)
-	attrs, fail := readOFREPContext(r, buf, pooled)
+	attrs, fail := readOFREPContext(r, buf, pooled, svc.names)
 	if fail != nil {
 		writeOFREPFailure(w, buf, fail.status, flagKey, true, fail.code, fail.details)
 		return nil
@@ -131,8 +137,8 @@ func (s *Server) ofrepSingle(w http.ResponseWriter, r *http.Request, lim *keyLim
 	return nil
 }
 
-func (s *Server) ofrepBulk(w http.ResponseWriter, r *http.Request, lim *keyLimiter) error {
-	env, set, err := s.ofrepAdmit(w, r, lim)
+func (s *Server) ofrepBulk(w http.ResponseWriter, r *http.Request, svc *ofrepService) error {
+	env, set, err := s.ofrepAdmit(w, r, svc)
 	if err != nil {
 		return err
 	}
@@ -140,7 +146,7 @@ func (s *Server) ofrepBulk(w http.ResponseWriter, r *http.Request, lim *keyLimit
 	defer putBuffer(buf)
 	pooled := getAttributes()
 	defer putAttributes(pooled)
-	attrs, fail := readOFREPContext(r, buf, pooled)
+	attrs, fail := readOFREPContext(r, buf, pooled, svc.names)
 	if fail != nil {
 		writeOFREPFailure(w, buf, fail.status, "", false, fail.code, fail.details)
 		return nil
@@ -199,7 +205,7 @@ func unconfigured(res *eval.Result) bool {
 //
 // pooled is an empty map the common case decodes into (see
 // decodeFlatContext); the result may be it.
-func readOFREPContext(r *http.Request, buf *[]byte, pooled map[string]any) (map[string]any, *ofrepFailure) {
+func readOFREPContext(r *http.Request, buf *[]byte, pooled map[string]any, names *nameTable) (map[string]any, *ofrepFailure) {
 	b, err := readAllInto((*buf)[:0], r.Body)
 	*buf = b
 	if err != nil {
@@ -212,7 +218,7 @@ func readOFREPContext(r *http.Request, buf *[]byte, pooled map[string]any) (map[
 	if len(bytes.TrimSpace(b)) == 0 {
 		return nil, nil
 	}
-	if sawContext, ok := decodeFlatContext(b, pooled); ok {
+	if sawContext, ok := decodeFlatContext(b, pooled, names); ok {
 		if !sawContext {
 			return nil, nil
 		}
