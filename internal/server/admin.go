@@ -47,6 +47,7 @@ func (s *Server) registerRoutes() {
 	s.handle("POST", "/api/v1/keys", true, s.createKey)
 	s.handle("DELETE", "/api/v1/keys/{id}", true, s.revokeKey)
 	s.handle("GET", "/api/v1/audit", true, s.auditLog)
+	s.registerOFREP()
 }
 
 // change is what every write does: plan desired onto the current

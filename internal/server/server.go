@@ -47,6 +47,9 @@ type Options struct {
 	// up to MaxApplyBytes (default 32 MiB).
 	MaxBodyBytes  int64
 	MaxApplyBytes int64
+	// OFREPRateLimit bounds each SDK key's OFREP requests (default 1000/s,
+	// burst 2000); excess requests get 429 with Retry-After.
+	OFREPRateLimit RateLimit
 }
 
 // Server serves the HTTP API. Create it with New.
@@ -63,6 +66,8 @@ type Server struct {
 	keys      sync.Map // string(hash) → cachedKey
 	keyCount  atomic.Int64
 	metrics   metrics
+
+	ofrepLimit RateLimit
 }
 
 // snapshotSet is what the server serves: the configuration it was built
@@ -99,6 +104,8 @@ func New(opts Options) (*Server, error) {
 		maxBody:  opts.MaxBodyBytes,
 		maxApply: opts.MaxApplyBytes,
 		mux:      http.NewServeMux(),
+
+		ofrepLimit: opts.OFREPRateLimit,
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
