@@ -46,6 +46,7 @@ func (s *Server) registerRoutes() {
 	s.handle("GET", "/api/v1/keys", true, s.listKeys)
 	s.handle("POST", "/api/v1/keys", true, s.createKey)
 	s.handle("DELETE", "/api/v1/keys/{id}", true, s.revokeKey)
+	s.registerSDK()
 }
 
 // change is what every write does: plan desired onto the current

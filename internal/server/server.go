@@ -47,6 +47,8 @@ type Options struct {
 	// up to MaxApplyBytes (default 32 MiB).
 	MaxBodyBytes  int64
 	MaxApplyBytes int64
+	// SDKHeartbeat is how often idle SDK streams get a comment (default 15s).
+	SDKHeartbeat time.Duration
 }
 
 // Server serves the HTTP API. Create it with New.
@@ -63,6 +65,9 @@ type Server struct {
 	keys      sync.Map // string(hash) → cachedKey
 	keyCount  atomic.Int64
 	metrics   metrics
+	// SDK sync (sdksync.go).
+	sdk          *sdkSync
+	sdkHeartbeat time.Duration
 }
 
 // snapshotSet is what the server serves: the configuration it was built
@@ -99,6 +104,8 @@ func New(opts Options) (*Server, error) {
 		maxBody:  opts.MaxBodyBytes,
 		maxApply: opts.MaxApplyBytes,
 		mux:      http.NewServeMux(),
+
+		sdkHeartbeat: opts.SDKHeartbeat,
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -181,6 +188,7 @@ func (s *Server) publish(set *snapshotSet, start time.Time, kind string) {
 	s.metrics.reloads.WithLabelValues(kind).Inc()
 	s.metrics.reloadDur.Observe(time.Since(start).Seconds())
 	s.metrics.flags.Set(float64(len(set.cfg.Flags)))
+	s.sdk.notify()
 }
 
 // current returns the configuration as stored now: the one the snapshots
