@@ -236,14 +236,21 @@ func (c *Client) apply(data []byte) (bool, error) {
 		c.applyMu.Unlock()
 		return false, nil
 	}
-	c.publish(st)
+	c.cur.Store(st)
+	// The server just sent it: the client is current. The status is set
+	// before readiness is announced, so a WaitReady caller sees READY.
+	prev := Status(c.status.Swap(int32(StatusReady)))
+	c.readyOnce.Do(func() { close(c.ready) })
 	c.applyMu.Unlock()
 	if c.cache != "" {
 		if err := writeFileAtomic(c.cache, data); err != nil {
 			c.o.logger.Warn("weir sdk: caching the snapshot failed", "error", err.Error())
 		}
 	}
-	c.emit(Change{Kind: ChangeSnapshot, Status: c.Status(), Environment: st.env, Version: st.version})
+	c.emit(Change{Kind: ChangeSnapshot, Status: StatusReady, Environment: st.env, Version: st.version})
+	if prev != StatusReady {
+		c.emit(Change{Kind: ChangeStatus, Status: StatusReady, Environment: st.env, Version: st.version})
+	}
 	return true, nil
 }
 

@@ -12,11 +12,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/weirhq/weir/flagmodel"
 	"github.com/weirhq/weir/internal/auth"
 	"github.com/weirhq/weir/internal/server"
 	"github.com/weirhq/weir/internal/store"
 	"github.com/weirhq/weir/internal/store/sqlite"
-	"github.com/weirhq/weir/flagmodel"
 	"github.com/weirhq/weir/sdk"
 )
 
