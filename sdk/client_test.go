@@ -7,12 +7,14 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/weirhq/weir/eval"
+	"github.com/weirhq/weir/flagmodel"
 	"github.com/weirhq/weir/sdk"
 )
 
@@ -87,7 +89,9 @@ func TestTypedAccessorsServeValuesAndFallBackToTheDefault(t *testing.T) {
 	}
 }
 
-func anyOf[T any](d sdk.Details[T]) sdk.Details[any] { return sdk.Details[any]{Value: d.Value, Result: d.Result} }
+func anyOf[T any](d sdk.Details[T]) sdk.Details[any] {
+	return sdk.Details[any]{Value: d.Value, Result: d.Result}
+}
 
 func TestOfflineClientsNeedSomethingToServe(t *testing.T) {
 	if _, err := sdk.New(context.Background(), "", sdk.WithOffline()); err == nil {
@@ -202,5 +206,31 @@ func TestAStreamOfCommentsAndMultiLineDataIsUnderstood(t *testing.T) {
 	// data is the same document.
 	if v, _ := c.Version(); v != 3 || !c.Bool("f", nil, false) {
 		t.Fatalf("version %d", v)
+	}
+}
+
+func TestTypedEvaluationAgreesWithEvaluateAsForEveryFlagAndType(t *testing.T) {
+	doc := typedFlags + `  - key: needs-key
+    type: string
+    variants: {a: A, b: B}
+    environments:
+      production: {enabled: true, default: {split: {a: 50, b: 50}}}
+`
+	c := newClient(t, "", sdk.WithOffline(), sdk.WithBootstrap([]byte(doc)))
+	snap := c.Snapshot()
+	contexts := []*eval.Context{nil, {TargetingKey: "u1", Attributes: map[string]any{"plan": "free"}}}
+	for _, key := range append(snap.Keys(), "missing") {
+		for _, ctx := range contexts {
+			for typ, got := range map[flagmodel.ValueType]eval.Result{
+				flagmodel.TypeBoolean: c.BoolDetails(key, ctx, false).Result,
+				flagmodel.TypeString:  c.StringDetails(key, ctx, "").Result,
+				flagmodel.TypeNumber:  c.NumberDetails(key, ctx, 0).Result,
+				flagmodel.TypeObject:  c.ObjectDetails(key, ctx, nil).Result,
+			} {
+				if want := snap.EvaluateAs(key, typ, ctx); !reflect.DeepEqual(got, want) {
+					t.Errorf("%s as %s for %v: %+v, EvaluateAs gives %+v", key, typ, ctx, got, want)
+				}
+			}
+		}
 	}
 }
