@@ -48,6 +48,7 @@ func (s *Server) registerRoutes() {
 	s.handle("DELETE", "/api/v1/keys/{id}", true, s.revokeKey)
 	s.handle("GET", "/api/v1/audit", true, s.auditLog)
 	s.registerOFREP()
+	s.registerSDK()
 }
 
 // change is what every write does: plan desired onto the current

@@ -104,6 +104,7 @@ func newOFREPFixture(t testing.TB) *ofrepFixture {
 	return &ofrepFixture{fixture: f, prodKey: f.sdkKey("production"), devKey: f.sdkKey("development")}
 }
 
+// sdkKey creates an SDK key for env and returns its secret.
 func (f *fixture) sdkKey(env string) string {
 	f.t.Helper()
 	code, out := f.do("POST", "/api/v1/keys", `{"scope":"sdk","env":"`+env+`","name":"ofrep-`+env+`"}`)

@@ -50,6 +50,8 @@ type Options struct {
 	// OFREPRateLimit bounds each SDK key's OFREP requests (default 1000/s,
 	// burst 2000); excess requests get 429 with Retry-After.
 	OFREPRateLimit RateLimit
+	// SDKHeartbeat is how often idle SDK streams get a comment (default 15s).
+	SDKHeartbeat time.Duration
 }
 
 // Server serves the HTTP API. Create it with New.
@@ -68,6 +70,9 @@ type Server struct {
 	metrics   metrics
 
 	ofrepLimit RateLimit
+	// SDK sync (sdksync.go).
+	sdk          *sdkSync
+	sdkHeartbeat time.Duration
 }
 
 // snapshotSet is what the server serves: the configuration it was built
@@ -105,7 +110,8 @@ func New(opts Options) (*Server, error) {
 		maxApply: opts.MaxApplyBytes,
 		mux:      http.NewServeMux(),
 
-		ofrepLimit: opts.OFREPRateLimit,
+		ofrepLimit:   opts.OFREPRateLimit,
+		sdkHeartbeat: opts.SDKHeartbeat,
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -188,6 +194,7 @@ func (s *Server) publish(set *snapshotSet, start time.Time, kind string) {
 	s.metrics.reloads.WithLabelValues(kind).Inc()
 	s.metrics.reloadDur.Observe(time.Since(start).Seconds())
 	s.metrics.flags.Set(float64(len(set.cfg.Flags)))
+	s.sdk.notify()
 }
 
 // current returns the configuration as stored now: the one the snapshots
