@@ -131,6 +131,8 @@ type Client struct {
 // ErrUnauthorized): the client is usable and keeps trying, and must be
 // closed. Other errors (invalid options, an unreadable bootstrap file, an
 // offline client with nothing to serve) come with a nil client.
+//
+// ctx bounds only New's own wait; the background sync runs until Close.
 func New(ctx context.Context, sdkKey string, opts ...Option) (*Client, error) {
 	o := defaultOptions()
 	for _, opt := range opts {
