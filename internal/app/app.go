@@ -117,6 +117,9 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*App
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	// Long-lived SDK streams would otherwise hold graceful shutdown until
+	// its timeout.
+	a.http.RegisterOnShutdown(srv.StopStreams)
 	return a, nil
 }
 
