@@ -320,3 +320,10 @@ func BenchmarkPrepare10000Flags(b *testing.B) {
 		}
 	}
 }
+
+func TestATypeMismatchDoesNotAllocate(t *testing.T) {
+	s := benchSnapshot(t)
+	if n := testing.AllocsPerRun(100, func() { sink = s.EvaluateAs("simple", flagmodel.TypeString, ctxSimple) }); n != 0 {
+		t.Errorf("%v allocations", n)
+	}
+}

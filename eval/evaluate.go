@@ -40,7 +40,22 @@ func (s *Snapshot) Explain(key string, ctx *Context) (Result, *Trace) {
 	return r, t.trace
 }
 
+// typeMismatchMessages holds every TYPE_MISMATCH message, built once, so a
+// mismatch costs no allocation on the evaluation path.
+var typeMismatchMessages = func() map[[2]flagmodel.ValueType]string {
+	m := map[[2]flagmodel.ValueType]string{}
+	for _, have := range flagmodel.ValueTypes {
+		for _, want := range flagmodel.ValueTypes {
+			m[[2]flagmodel.ValueType{have, want}] = "flag is of type " + string(have) + ", not " + string(want)
+		}
+	}
+	return m
+}()
+
 func typeMismatchMessage(have, want flagmodel.ValueType) string {
+	if msg, ok := typeMismatchMessages[[2]flagmodel.ValueType{have, want}]; ok {
+		return msg
+	}
 	return "flag is of type " + string(have) + ", not " + string(want)
 }
 
