@@ -14,6 +14,7 @@
 //	go run ./internal/server/ofrepbench -d 30s -c 128   # other wrk settings
 //	go run ./internal/server/ofrepbench -cpuprofile cpu.out && go tool pprof -top cpu.out
 //	go run ./internal/server/ofrepbench -serve          # print the URLs and key, run wrk yourself
+//	taskset -c 0 go run ./internal/server/ofrepbench -wrkcpus 1   # servers and wrk on separate CPUs
 //
 // It is a main package, so go test never runs it.
 package main
@@ -58,6 +59,7 @@ func main() {
 	dur := flag.String("d", "10s", "wrk duration")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the Weir run to this file")
 	runs := flag.Int("runs", 3, "alternating runs of each server")
+	pin := flag.String("wrkcpus", "", "run wrk under taskset -c with this CPU list (pin the servers elsewhere: taskset -c 0 go run …)")
 	serve := flag.Bool("serve", false, "only start both servers and print their URLs and the key")
 	flag.Parse()
 	log.SetFlags(0)
@@ -100,7 +102,7 @@ func main() {
 	// weather; the summary takes each server's median run.
 	var bares, weirs []wrkResult
 	for range *runs {
-		bare, err := runWrk(args, bareURL+flagPath, key)
+		bare, err := runWrk(*pin, args, bareURL+flagPath, key)
 		if err != nil {
 			log.Fatal(err)
 		}
@@ -114,7 +116,7 @@ func main() {
 				log.Fatal(err)
 			}
 		}
-		weir, err := runWrk(args, weirURL+flagPath, key)
+		weir, err := runWrk(*pin, args, weirURL+flagPath, key)
 		if *cpuProfile != "" && len(weirs) == 0 {
 			pprof.StopCPUProfile()
 		}
@@ -284,8 +286,11 @@ type wrkResult struct {
 	non2xx   int
 }
 
-func runWrk(args []string, url, key string) (wrkResult, error) {
+func runWrk(cpus string, args []string, url, key string) (wrkResult, error) {
 	cmd := exec.Command("wrk", append(args, url)...)
+	if cpus != "" {
+		cmd = exec.Command("taskset", append([]string{"-c", cpus, "wrk"}, append(args, url)...)...)
+	}
 	cmd.Env = append(os.Environ(), "WEIR_OFREP_KEY="+key)
 	out, err := cmd.CombinedOutput()
 	fmt.Printf("$ wrk %s %s\n%s\n", strings.Join(args, " "), url, out)
