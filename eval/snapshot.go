@@ -489,12 +489,24 @@ func (fl *flag) prepareResults() {
 		}
 		return sv
 	}
+	// Only the results a flag can actually reach are built: a snapshot
+	// holds every flag of every environment, most of them simple.
 	fl.disabled = mk(int(fl.off), ReasonDisabled, 0, "", nil)
-	fl.prereqFailed = mk(int(fl.off), ReasonPrerequisiteFailed, 0, "", nil)
-	fl.noDefault = mk(-1, ReasonError, ErrorGeneral, "the flag has no default serve", nil)
-	fl.targeted = make([]served, len(fl.variants))
-	for i := range fl.variants {
-		fl.targeted[i] = *mk(i, ReasonTargetingMatch, 0, "", nil)
+	if len(fl.prereqs) > 0 {
+		fl.prereqFailed = mk(int(fl.off), ReasonPrerequisiteFailed, 0, "", nil)
+	}
+	hasSplit := fl.def.split != nil
+	for i := range fl.rules {
+		hasSplit = hasSplit || fl.rules[i].serve.split != nil
+	}
+	if !fl.hasDef || hasSplit { // a split that misses every bucket cannot happen, but is covered
+		fl.noDefault = mk(-1, ReasonError, ErrorGeneral, "the flag has no default serve", nil)
+	}
+	if fl.targets != nil {
+		fl.targeted = make([]served, len(fl.variants))
+		for i := range fl.variants {
+			fl.targeted[i] = *mk(i, ReasonTargetingMatch, 0, "", nil)
+		}
 	}
 	prep := func(sv *serve, single Reason, r *rule) {
 		if sv.split == nil {
