@@ -34,6 +34,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -50,10 +51,12 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/weirhq/weir/internal/app"
@@ -75,14 +78,16 @@ func main() {
 	changes := flag.Int("changes", 20, "flag changes to propagate")
 	interval := flag.Duration("interval", 200*time.Millisecond, "time between changes")
 	flags := flag.Int("flags", 100, "flags to load (-role idle)")
+	raw := flag.Bool("raw", false, "bare SSE readers instead of sdk.Clients (server fan-out without the SDK's decoding)")
+	clientProfile := flag.String("clientcpuprofile", "", "write a CPU profile of the clients process during the changes")
 	flag.Parse()
 	log.SetFlags(0)
 	var err error
 	switch *role {
 	case "bench":
-		err = bench(*clients, *changes, *interval)
+		err = bench(*clients, *changes, *interval, *raw, *clientProfile)
 	case "clients":
-		err = runClients(*clients)
+		err = runClients(*clients, *raw, *clientProfile)
 	case "idle":
 		err = idle(*flags)
 	default:
@@ -335,10 +340,17 @@ type apply struct {
 	v, t int64
 }
 
-// runClients is the child: it connects n streaming clients, reports when
-// all are READY, and on "done V" waits until all serve version V or later,
-// then sends every apply it recorded. It exits when its stdin closes.
-func runClients(n int) error {
+// follower is one client of the clients process.
+type follower struct {
+	version func() int64
+	close   func()
+}
+
+// runClients is the child: it connects n streaming clients (sdk.Clients,
+// or with raw, bare SSE readers that decode nothing), reports when all are
+// READY, and on "done V" waits until all serve version V or later, then
+// sends every apply it recorded. It exits when its stdin closes.
+func runClients(n int, raw bool, cpuProfile string) error {
 	url, key := os.Getenv(envURL), os.Getenv(envKey)
 	if url == "" || key == "" {
 		return fmt.Errorf("-role clients needs %s and %s", envURL, envKey)
@@ -351,21 +363,21 @@ func runClients(n int) error {
 		}
 		return out.Flush()
 	}
-	cs := make([]*sdk.Client, n)
-	applies := make([][]apply, n) // applies[i] is written only by client i's sync goroutine
+	fs := make([]follower, n)
+	applies := make([][]apply, n) // applies[i] is written only by client i's goroutine until it is closed
 	var lostMu sync.Mutex
 	lost := 0
 	defer func() {
-		for _, c := range cs {
-			if c != nil {
-				c.Close()
+		for _, f := range fs {
+			if f.close != nil {
+				f.close()
 			}
 		}
 	}()
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	for i := range cs {
+	for i := range fs {
 		tr := &http.Transport{
 			Proxy:               nil,
 			DialContext:         (&net.Dialer{Timeout: 10 * time.Second}).DialContext,
@@ -374,36 +386,60 @@ func runClients(n int) error {
 			MaxIdleConnsPerHost: 2,
 			IdleConnTimeout:     time.Minute,
 		}
-		c, err := sdk.New(ctx, key, sdk.WithBaseURL(url), sdk.WithEnvironment("production"),
-			sdk.WithHTTPClient(&http.Client{Transport: tr}), sdk.WithBackoff(100*time.Millisecond, 2*time.Second))
-		if err != nil {
-			return err
-		}
-		c.OnChange(func(ch sdk.Change) {
-			switch {
-			case ch.Kind == sdk.ChangeSnapshot:
-				applies[i] = append(applies[i], apply{ch.Version, time.Now().UnixNano()})
-			case ch.Kind == sdk.ChangeStatus && ch.Status != sdk.StatusReady:
-				lostMu.Lock()
-				lost++
-				lostMu.Unlock()
+		hc := &http.Client{Transport: tr}
+		var ready func(context.Context) error
+		if raw {
+			f, wait, err := rawFollower(url, key, hc, &applies[i])
+			if err != nil {
+				return fmt.Errorf("client %d: %w", i, err)
 			}
-		})
-		cs[i] = c
+			fs[i], ready = f, wait
+		} else {
+			c, err := sdk.New(ctx, key, sdk.WithBaseURL(url), sdk.WithEnvironment("production"),
+				sdk.WithHTTPClient(hc), sdk.WithBackoff(100*time.Millisecond, 2*time.Second))
+			if err != nil {
+				return err
+			}
+			c.OnChange(func(ch sdk.Change) {
+				switch {
+				case ch.Kind == sdk.ChangeSnapshot:
+					applies[i] = append(applies[i], apply{ch.Version, time.Now().UnixNano()})
+				case ch.Kind == sdk.ChangeStatus && ch.Status != sdk.StatusReady:
+					lostMu.Lock()
+					lost++
+					lostMu.Unlock()
+				}
+			})
+			fs[i] = follower{version: func() int64 { v, _ := c.Version(); return v }, close: func() { c.Close() }}
+			ready = c.WaitReady
+		}
 		// Connect in small batches, so the listen backlog never overflows.
 		if i%50 == 49 {
-			if err := c.WaitReady(ctx); err != nil {
+			if err := ready(ctx); err != nil {
 				return fmt.Errorf("client %d: %w", i, err)
 			}
 		}
 	}
-	for i, c := range cs {
-		if err := c.WaitReady(ctx); err != nil {
-			return fmt.Errorf("client %d: %w", i, err)
+	for i, f := range fs {
+		for f.version() == 0 {
+			if ctx.Err() != nil {
+				return fmt.Errorf("client %d: not ready", i)
+			}
+			time.Sleep(5 * time.Millisecond)
 		}
 	}
 	if err := send(message{Ready: n, Connect: int64(time.Since(start))}); err != nil {
 		return err
+	}
+	if cpuProfile != "" {
+		pf, err := os.Create(cpuProfile)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	in := bufio.NewScanner(os.Stdin)
 	for in.Scan() {
@@ -416,8 +452,8 @@ func runClients(n int) error {
 		behind := 0
 		for {
 			behind = 0
-			for _, c := range cs {
-				if v, _ := c.Version(); v < last {
+			for _, f := range fs {
+				if f.version() < last {
 					behind++
 				}
 			}
@@ -426,11 +462,11 @@ func runClients(n int) error {
 			}
 			time.Sleep(10 * time.Millisecond)
 		}
-		// Closing the clients ends their sync goroutines, so their applies
-		// can be read.
-		for i, c := range cs {
-			c.Close()
-			cs[i] = nil
+		// Closing the clients ends their goroutines, so their applies can
+		// be read.
+		for i, f := range fs {
+			f.close()
+			fs[i].close = nil
 		}
 		for i, as := range applies {
 			for _, a := range as {
@@ -447,6 +483,60 @@ func runClients(n int) error {
 	return in.Err()
 }
 
+// rawFollower reads GET /sdk/v1/stream without decoding anything: it
+// records the arrival of each snapshot event's last byte. It measures the
+// server's fan-out and the network, without the SDK's decoding.
+func rawFollower(url, key string, hc *http.Client, applies *[]apply) (follower, func(context.Context) error, error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	req, err := http.NewRequestWithContext(ctx, "GET", url+"/sdk/v1/stream", nil)
+	if err != nil {
+		cancel()
+		return follower{}, nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+key)
+	req.Header.Set("Accept", "text/event-stream")
+	var version atomic.Int64
+	done := make(chan struct{})
+	first := make(chan struct{})
+	go func() {
+		defer close(done)
+		resp, err := hc.Do(req)
+		if err != nil {
+			return
+		}
+		defer resp.Body.Close()
+		r := bufio.NewReaderSize(resp.Body, 1<<20)
+		var id int64
+		for {
+			line, err := r.ReadSlice('\n')
+			if err != nil {
+				return
+			}
+			switch {
+			case bytes.HasPrefix(line, []byte("id: ")):
+				id, _ = strconv.ParseInt(string(bytes.TrimSpace(line[4:])), 10, 64)
+			case bytes.HasPrefix(line, []byte("data: ")):
+				*applies = append(*applies, apply{id, time.Now().UnixNano()})
+				if version.Swap(id) == 0 {
+					close(first)
+				}
+			}
+		}
+	}()
+	f := follower{version: version.Load, close: func() { cancel(); <-done }}
+	wait := func(ctx context.Context) error {
+		select {
+		case <-first:
+			return nil
+		case <-done:
+			return errors.New("stream ended")
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return f, wait, nil
+}
+
 // change is one flag flip as the admin client saw it.
 type change struct {
 	flag, action string
@@ -454,9 +544,13 @@ type change struct {
 	version      int64 // SDK snapshot version that includes it
 }
 
-func bench(n, m int, interval time.Duration) error {
-	fmt.Printf("propbench: %d streaming SDK clients (child process), %d changes every %s, 100 flags; GOMAXPROCS=%d, %d CPUs, %s\n\n",
-		n, m, interval, runtime.GOMAXPROCS(0), runtime.NumCPU(), runtime.Version())
+func bench(n, m int, interval time.Duration, raw bool, clientProfile string) error {
+	kind := "streaming SDK clients"
+	if raw {
+		kind = "bare SSE readers"
+	}
+	fmt.Printf("propbench: %d %s (child process), %d changes every %s, 100 flags; GOMAXPROCS=%d, %d CPUs, %s\n\n",
+		n, kind, m, interval, runtime.GOMAXPROCS(0), runtime.NumCPU(), runtime.Version())
 	w, err := startWeir()
 	if err != nil {
 		return err
@@ -474,7 +568,11 @@ func bench(n, m int, interval time.Duration) error {
 	if err != nil {
 		return err
 	}
-	cmd := exec.Command(exe, "-role", "clients", "-clients", strconv.Itoa(n))
+	args := []string{"-role", "clients", "-clients", strconv.Itoa(n), "-raw=" + strconv.FormatBool(raw)}
+	if clientProfile != "" {
+		args = append(args, "-clientcpuprofile", clientProfile)
+	}
+	cmd := exec.Command(exe, args...)
 	cmd.Env = append(os.Environ(), envURL+"="+w.url, envKey+"="+key)
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
