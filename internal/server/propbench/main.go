@@ -28,6 +28,9 @@
 //
 //	go run ./internal/server/propbench                          # 1,000 clients, 20 changes
 //	go run ./internal/server/propbench -clients 200 -changes 5  # smaller
+//	go run ./internal/server/propbench -raw                     # bare SSE readers: the server's fan-out alone
+//	go run ./internal/server/propbench -clientcpuprofile c.out  # where the clients process spends its CPU
+//	go run ./internal/server/propbench -role idle -flags 10000 -heapprofile h.out  # one idle server's heap
 //
 // It is a main package, so go test never runs it.
 package main
@@ -80,6 +83,7 @@ func main() {
 	flags := flag.Int("flags", 100, "flags to load (-role idle)")
 	raw := flag.Bool("raw", false, "bare SSE readers instead of sdk.Clients (server fan-out without the SDK's decoding)")
 	clientProfile := flag.String("clientcpuprofile", "", "write a CPU profile of the clients process during the changes")
+	heapProfile := flag.String("heapprofile", "", "write a heap profile of the idle server to this file (-role idle)")
 	flag.Parse()
 	log.SetFlags(0)
 	var err error
@@ -89,7 +93,7 @@ func main() {
 	case "clients":
 		err = runClients(*clients, *raw, *clientProfile)
 	case "idle":
-		err = idle(*flags)
+		err = idle(*flags, *heapProfile)
 	default:
 		err = fmt.Errorf("unknown role %q", *role)
 	}
@@ -267,7 +271,7 @@ func kb(b float64) string { return fmt.Sprintf("%.1f KB", b/(1<<10)) }
 
 // idle runs a fresh server with n flags and prints its settled memory,
 // after the apply and after one SDK snapshot was encoded, as one JSON line.
-func idle(n int) error {
+func idle(n int, heapProfile string) error {
 	w, err := startWeir()
 	if err != nil {
 		return err
@@ -294,6 +298,16 @@ func idle(n int) error {
 	w.hc.CloseIdleConnections()
 	time.Sleep(200 * time.Millisecond)
 	served := settledMemory()
+	if heapProfile != "" {
+		pf, err := os.Create(heapProfile)
+		if err != nil {
+			return err
+		}
+		defer pf.Close()
+		if err := pprof.Lookup("heap").WriteTo(pf, 0); err != nil {
+			return err
+		}
+	}
 	return json.NewEncoder(os.Stdout).Encode(map[string]any{"loaded": loaded, "served": served, "snapshotBytes": size})
 }
 
