@@ -1,8 +1,8 @@
 // Command propbench measures how fast a flag change reaches many streaming
 // Go SDK clients, and how much memory the server spends per SDK stream.
 //
-// It starts a Weir server in process (package app, a temporary SQLite
-// database, 127.0.0.1 on an ephemeral port), applies 100 flags through the
+// It starts a Weir server in process (composed as package app composes it,
+// on a temporary SQLite database, 127.0.0.1 on an ephemeral port), applies 100 flags through the
 // admin API and creates an SDK key of production. It then re-executes
 // itself as a child process (-role clients) that connects N sdk.Clients,
 // each with its own http.Client and transport and so its own connection,
@@ -62,9 +62,13 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/weirhq/weir/internal/app"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
 	"github.com/weirhq/weir/internal/auth"
+	"github.com/weirhq/weir/internal/server"
 	"github.com/weirhq/weir/internal/store"
+	"github.com/weirhq/weir/internal/store/sqlite"
 	"github.com/weirhq/weir/sdk"
 )
 
@@ -102,52 +106,73 @@ func main() {
 	}
 }
 
-// weir is a server running in this process.
+// weir is a server running in this process, composed as internal/app
+// composes it (the architecture test lets only cmd/ and the CLI import
+// the composition root): a SQLite store, server.Server with a Prometheus
+// registry, net/http with the same limits, streams ended on shutdown.
 type weir struct {
-	url    string
-	admin  string
-	app    *app.App
-	hc     *http.Client
-	cancel context.CancelFunc
-	done   chan error
-	dir    string
+	url   string
+	admin string
+	srv   *server.Server
+	http  *http.Server
+	st    store.Store
+	hc    *http.Client
+	dir   string
 }
 
 func startWeir() (*weir, error) {
+	ctx := context.Background()
 	dir, err := os.MkdirTemp("", "propbench")
 	if err != nil {
 		return nil, err
 	}
+	st, err := sqlite.Open(ctx, filepath.Join(dir, "weir.db"))
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	fail := func(err error) (*weir, error) {
+		st.Close()
+		os.RemoveAll(dir)
+		return nil, err
+	}
 	admin, _, err := auth.NewSecret(store.ScopeAdmin)
 	if err != nil {
-		return nil, err
+		return fail(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	a, err := app.New(ctx, app.Config{Addr: "127.0.0.1:0", DB: "sqlite:" + filepath.Join(dir, "weir.db"), AdminToken: admin},
-		slog.New(slog.DiscardHandler), io.Discard)
+	if err := st.CreateKey(ctx, store.Key{ID: auth.NewID(), Name: "propbench", Scope: store.ScopeAdmin, Hash: auth.Hash(admin),
+		CreatedBy: "propbench", CreatedAt: time.Now().UTC()}); err != nil {
+		return fail(err)
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	srv, err := server.New(server.Options{Store: st, Logger: slog.New(slog.DiscardHandler), Registry: reg})
 	if err != nil {
-		cancel()
-		os.RemoveAll(dir)
-		return nil, err
+		return fail(err)
 	}
-	if err := a.Listen(); err != nil {
-		cancel()
-		a.Close()
-		os.RemoveAll(dir)
-		return nil, err
+	if err := srv.Reload(ctx); err != nil {
+		return fail(err)
 	}
-	w := &weir{url: "http://" + a.Addr(), admin: admin, app: a, cancel: cancel, done: make(chan error, 1), dir: dir,
-		hc: &http.Client{Timeout: 2 * time.Minute, Transport: &http.Transport{Proxy: nil}}}
-	go func() { w.done <- a.Serve(ctx) }()
-	return w, nil
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return fail(err)
+	}
+	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second,
+		IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10}
+	hs.RegisterOnShutdown(srv.StopStreams)
+	go func() { _ = hs.Serve(ln) }()
+	return &weir{url: "http://" + ln.Addr().String(), admin: admin, srv: srv, http: hs, st: st, dir: dir,
+		hc: &http.Client{Timeout: 2 * time.Minute, Transport: &http.Transport{Proxy: nil}}}, nil
 }
 
 func (w *weir) stop() {
-	w.cancel()
-	if err := <-w.done; err != nil {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := w.http.Shutdown(ctx); err != nil {
 		log.Print(err)
 	}
 	w.hc.CloseIdleConnections()
+	w.st.Close()
 	os.RemoveAll(w.dir)
 }
 
@@ -682,7 +707,7 @@ func bench(n, m int, interval time.Duration, raw bool, clientProfile string) err
 		}
 		// The only writer is this loop, so the published audit sequence
 		// is this change's snapshot version.
-		c.version = w.app.Server().AuditSeq()
+		c.version = w.srv.AuditSeq()
 		if k > 0 && c.version <= changes[k-1].version {
 			tick.Stop()
 			return fmt.Errorf("change %d did not advance the snapshot version (%d)", k, c.version)
