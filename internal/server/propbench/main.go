@@ -502,9 +502,14 @@ func runClients(n int, raw bool, cpuProfile string) error {
 			time.Sleep(10 * time.Millisecond)
 		}
 		// Closing the clients ends their goroutines, so their applies can
-		// be read.
-		for i, f := range fs {
-			f.close()
+		// be read. All at once: a client busy decoding a backlog finishes
+		// its snapshot first.
+		var wg sync.WaitGroup
+		for i := range fs {
+			wg.Go(fs[i].close)
+		}
+		wg.Wait()
+		for i := range fs {
 			fs[i].close = nil
 		}
 		for i, as := range applies {
@@ -722,7 +727,7 @@ func bench(n, m int, interval time.Duration, raw bool, clientProfile string) err
 	applies := make([][]apply, n)
 	var end message
 	for !end.End {
-		msg, err := next(time.Minute)
+		msg, err := next(2 * time.Minute)
 		if err != nil {
 			return err
 		}
