@@ -1,10 +1,10 @@
 package server
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -333,38 +333,42 @@ func (s *Server) sdkStream(w http.ResponseWriter, r *http.Request) {
 	h.Set("X-Accel-Buffering", "no") // ask reverse proxies not to buffer
 	w.WriteHeader(http.StatusOK)
 
-	var buf bytes.Buffer
-	send := func() bool {
+	// Events are written straight to the response, never copied into a
+	// per-stream buffer: a snapshot can be megabytes and every stream
+	// shares the same encoded bytes.
+	send := func(write func() error) bool {
 		_ = rc.SetWriteDeadline(time.Now().Add(sdkWriteTimeout))
-		if _, err := w.Write(buf.Bytes()); err != nil {
+		if write() != nil {
 			return false
 		}
-		buf.Reset()
 		return rc.Flush() == nil
+	}
+	comment := func(text string) func() error {
+		return func() error { _, err := io.WriteString(w, text); return err }
 	}
 	sent := int64(-1)
 	if last, err := strconv.ParseInt(strings.TrimSpace(r.Header.Get("Last-Event-ID")), 10, 64); err == nil {
 		sent = last
 	}
-	if sent == p.version {
-		buf.WriteString(": up to date\n\n")
-	} else {
-		writeSnapshotEvent(&buf, p)
+	first := comment(": up to date\n\n")
+	if sent != p.version {
+		first = snapshotEvent(w, p)
 		sent = p.version
 	}
-	if !send() {
+	if !send(first) {
 		return
 	}
 	ping := time.NewTicker(s.sdk.heartbeat)
 	defer ping.Stop()
 	for {
+		var next func() error
 		select {
 		case <-r.Context().Done():
 			return
 		case <-s.sdk.stop:
 			return
 		case <-ping.C:
-			buf.WriteString(": ping\n\n")
+			next = comment(": ping\n\n")
 		case <-sub.notify:
 			p, err := s.sdkPayload(key.Env)
 			if err != nil {
@@ -376,21 +380,27 @@ func (s *Server) sdkStream(w http.ResponseWriter, r *http.Request) {
 			if p.version == sent {
 				continue
 			}
-			writeSnapshotEvent(&buf, p)
+			next = snapshotEvent(w, p)
 			sent = p.version
 		}
-		if !send() {
+		if !send(next) {
 			return
 		}
 	}
 }
 
-// writeSnapshotEvent writes one SSE event. The JSON body has no newline, so
-// it fits one data line.
-func writeSnapshotEvent(buf *bytes.Buffer, p *sdkPayload) {
-	buf.WriteString("event: snapshot\nid: ")
-	buf.WriteString(strconv.FormatInt(p.version, 10))
-	buf.WriteString("\ndata: ")
-	buf.Write(p.body)
-	buf.WriteString("\n\n")
+// snapshotEvent returns a writer of one SSE event. The JSON body has no
+// newline, so it fits one data line.
+func snapshotEvent(w io.Writer, p *sdkPayload) func() error {
+	return func() error {
+		head := "event: snapshot\nid: " + strconv.FormatInt(p.version, 10) + "\ndata: "
+		if _, err := io.WriteString(w, head); err != nil {
+			return err
+		}
+		if _, err := w.Write(p.body); err != nil {
+			return err
+		}
+		_, err := io.WriteString(w, "\n\n")
+		return err
+	}
 }
