@@ -7,6 +7,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/weirhq/weir/internal/jsonappend"
 )
 
 func TestDecodeContext(t *testing.T) {
@@ -110,18 +112,18 @@ func TestAppendJSONMatchesEncodingJSON(t *testing.T) {
 	strs := []string{"", "plain", `quote " and \ backslash`, "new\nline\ttab\r\b\f", "\x00\x01\x1f\x7f",
 		"<b>&amp;</b>", "é ü 日本", "\u2028\u2029", "bad \xff\xfe utf8", "\xed\xa0\x80 surrogate"}
 	for _, s := range strs {
-		if got, want := string(appendJSONString(nil, s)), marshalNoHTML(t, s); got != want {
-			t.Errorf("appendJSONString(%q) = %s, want %s", s, got, want)
+		if got, want := string(jsonappend.String(nil, s)), marshalNoHTML(t, s); got != want {
+			t.Errorf("String(%q) = %s, want %s", s, got, want)
 		}
 	}
 	floats := []float64{0, 1, -1, 0.5, 1000.5, 1e20, 1e21, 1.5e21, 1e-6, 9.99e-7, 1e-9, -2.5e-10, 123456789, math.MaxFloat64, math.SmallestNonzeroFloat64}
 	for _, f := range floats {
-		got, ok := appendJSONFloat(nil, f)
+		got, ok := jsonappend.Float(nil, f)
 		if want := marshalNoHTML(t, f); !ok || string(got) != want {
-			t.Errorf("appendJSONFloat(%v) = %s, want %s", f, got, want)
+			t.Errorf("Float(%v) = %s, want %s", f, got, want)
 		}
 	}
-	if _, ok := appendJSONFloat(nil, math.NaN()); ok {
+	if _, ok := jsonappend.Float(nil, math.NaN()); ok {
 		t.Error("NaN was accepted")
 	}
 }
@@ -130,8 +132,8 @@ func FuzzAppendJSONString(f *testing.F) {
 	f.Add("plain")
 	f.Add("\x00\xff\u2028\"\\")
 	f.Fuzz(func(t *testing.T, s string) {
-		if got, want := string(appendJSONString(nil, s)), marshalNoHTML(t, s); got != want {
-			t.Fatalf("appendJSONString(%q) = %s, want %s", s, got, want)
+		if got, want := string(jsonappend.String(nil, s)), marshalNoHTML(t, s); got != want {
+			t.Fatalf("String(%q) = %s, want %s", s, got, want)
 		}
 	})
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/weirhq/weir/eval"
 	"github.com/weirhq/weir/flagmodel"
+	"github.com/weirhq/weir/internal/jsonappend"
 )
 
 type evalOptions struct {
@@ -183,10 +184,10 @@ var reasonFields, errorCodeFields [256][]byte
 func init() {
 	for i := range 256 {
 		if name := eval.Reason(i).String(); name != "" && name != "UNKNOWN" {
-			reasonFields[i] = appendJSONString([]byte(`,"reason":`), name)
+			reasonFields[i] = jsonappend.String([]byte(`,"reason":`), name)
 		}
 		if name := eval.ErrorCode(i).String(); name != "" {
-			errorCodeFields[i] = appendJSONString([]byte(`,"errorCode":`), name)
+			errorCodeFields[i] = jsonappend.String([]byte(`,"errorCode":`), name)
 		}
 	}
 }
@@ -198,7 +199,7 @@ func newEvaluator(snap *eval.Snapshot, f *flagmodel.File, keys []string, explain
 	}
 	ev := &evaluator{snap: snap, explain: explain, flags: make([]flagOutput, len(keys))}
 	for i, k := range keys {
-		fo := flagOutput{key: k, open: appendJSONString([]byte(`{"flag":`), k)}
+		fo := flagOutput{key: k, open: jsonappend.String([]byte(`{"flag":`), k)}
 		if m := models[k]; m != nil {
 			for _, v := range m.Variants {
 				fo.variants = append(fo.variants, variantOutput{name: v.Key, encoded: appendVariant(nil, v.Key, v.Value)})
@@ -216,7 +217,7 @@ func newEvaluator(snap *eval.Snapshot, f *flagmodel.File, keys []string, explain
 func appendVariant(b []byte, name string, value any) []byte {
 	if name != "" {
 		b = append(b, `,"variant":`...)
-		b = appendJSONString(b, name)
+		b = jsonappend.String(b, name)
 	}
 	if value == nil {
 		return b
@@ -226,9 +227,9 @@ func appendVariant(b []byte, name string, value any) []byte {
 	case bool:
 		return strconv.AppendBool(b, v)
 	case string:
-		return appendJSONString(b, v)
+		return jsonappend.String(b, v)
 	case float64:
-		if out, ok := appendJSONFloat(b, v); ok {
+		if out, ok := jsonappend.Float(b, v); ok {
 			return out
 		}
 		return append(b, "null"...)
@@ -259,12 +260,12 @@ func (fo *flagOutput) appendResult(b []byte, r *eval.Result, trace *eval.Trace) 
 	b = append(b, reasonFields[r.Reason]...)
 	if r.RuleID != "" {
 		b = append(b, `,"ruleId":`...)
-		b = appendJSONString(b, r.RuleID)
+		b = jsonappend.String(b, r.RuleID)
 	}
 	if r.ErrorCode != 0 {
 		b = append(b, errorCodeFields[r.ErrorCode]...)
 		b = append(b, `,"errorMessage":`...)
-		b = appendJSONString(b, r.ErrorMessage)
+		b = jsonappend.String(b, r.ErrorMessage)
 	}
 	if trace != nil {
 		b = append(b, `,"trace":`...)

@@ -11,6 +11,7 @@ import (
 	"os"
 
 	"github.com/weirhq/weir/eval"
+	"github.com/weirhq/weir/internal/jsonappend"
 )
 
 // remoteBatch is how many contexts one evaluate request carries; the
@@ -156,7 +157,7 @@ func (re *remoteEvaluator) evaluate(ctx context.Context, w io.Writer, contexts [
 func (re *remoteEvaluator) output(key string) *flagOutput {
 	fo := re.outputs[key]
 	if fo == nil {
-		fo = &flagOutput{key: key, open: appendJSONString([]byte(`{"flag":`), key)}
+		fo = &flagOutput{key: key, open: jsonappend.String([]byte(`{"flag":`), key)}
 		re.outputs[key] = fo
 	}
 	return fo

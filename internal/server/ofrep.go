@@ -11,11 +11,11 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/cespare/xxhash/v2"
 
 	"github.com/weirhq/weir/eval"
+	"github.com/weirhq/weir/internal/jsonappend"
 )
 
 // This file serves the OpenFeature Remote Evaluation Protocol (OFREP), so
@@ -178,7 +178,7 @@ func (s *Server) ofrepBulk(w http.ResponseWriter, r *http.Request, svc *ofrepSer
 		}
 	}
 	b = append(b, `],"metadata":{"environment":`...)
-	b = appendJSONString(b, env)
+	b = jsonappend.String(b, env)
 	b = append(b, `,"configVersion":`...)
 	b = strconv.AppendInt(b, set.auditSeq, 10)
 	b = append(b, "}}"...)
@@ -323,14 +323,14 @@ func appendOFREPError(b []byte, key string, withKey bool, code, details string) 
 	b = append(b, '{')
 	if withKey {
 		b = append(b, `"key":`...)
-		b = appendJSONString(b, key)
+		b = jsonappend.String(b, key)
 		b = append(b, ',')
 	}
 	b = append(b, `"errorCode":`...)
-	b = appendJSONString(b, code)
+	b = jsonappend.String(b, code)
 	if details != "" {
 		b = append(b, `,"errorDetails":`...)
-		b = appendJSONString(b, details)
+		b = jsonappend.String(b, details)
 	}
 	return append(b, '}')
 }
@@ -343,7 +343,7 @@ func appendOFREPError(b []byte, key string, withKey bool, code, details string) 
 func appendOFREPResult(b []byte, key string, res *eval.Result) []byte {
 	start := len(b)
 	b = append(b, `{"key":`...)
-	b = appendJSONString(b, key)
+	b = jsonappend.String(b, key)
 	if res.Variant != "" {
 		b = append(b, `,"value":`...)
 		var ok bool
@@ -351,7 +351,7 @@ func appendOFREPResult(b []byte, key string, res *eval.Result) []byte {
 			return appendOFREPError(b[:start], key, true, eval.ErrorGeneral.String(), "the flag's value cannot be encoded as JSON")
 		}
 		b = append(b, `,"variant":`...)
-		b = appendJSONString(b, res.Variant)
+		b = jsonappend.String(b, res.Variant)
 	}
 	b = append(b, `,"reason":"`...)
 	b = append(b, res.Reason.String()...)
@@ -369,7 +369,7 @@ func appendOFREPMetadata(b []byte, res *eval.Result) []byte {
 	b = strconv.AppendInt(b, res.Version, 10)
 	if res.RuleID != "" {
 		b = append(b, `,"ruleId":`...)
-		b = appendJSONString(b, res.RuleID)
+		b = jsonappend.String(b, res.RuleID)
 	}
 	return b
 }
@@ -383,7 +383,7 @@ func appendJSONValue(b []byte, v any) ([]byte, bool) {
 	case bool:
 		return strconv.AppendBool(b, v), true
 	case string:
-		return appendJSONString(b, v), true
+		return jsonappend.String(b, v), true
 	case float64:
 		return appendJSONNumber(b, v)
 	case int:
@@ -412,60 +412,6 @@ func appendJSONNumber(b []byte, f float64) ([]byte, bool) {
 		return strconv.AppendFloat(b, f, 'f', -1, 64), true
 	}
 	return strconv.AppendFloat(b, f, 'g', -1, 64), true
-}
-
-const hexDigits = "0123456789abcdef"
-
-// appendJSONString appends s as a JSON string, as encoding/json would
-// without HTML escaping: control characters, quotes and backslashes are
-// escaped, invalid UTF-8 becomes U+FFFD, and U+2028/U+2029 are escaped for
-// JavaScript clients.
-func appendJSONString(b []byte, s string) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
 }
 
 // bufferPool recycles request and response buffers of the OFREP

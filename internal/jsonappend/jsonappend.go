@@ -1,4 +1,9 @@
-package cli
+// Package jsonappend appends JSON strings and numbers to byte slices by
+// hand, for the hot paths that write JSON per evaluation (the offline
+// evaluator's output, OFREP responses) and must not reflect or allocate per
+// value. The output is exactly encoding/json's, minus HTML escaping; the
+// tests compare the two.
+package jsonappend
 
 import (
 	"math"
@@ -6,18 +11,12 @@ import (
 	"unicode/utf8"
 )
 
-// The eval command writes one JSON object per evaluation, up to millions of
-// them, so it appends JSON by hand into a reused buffer instead of calling
-// json.Marshal per line (which reflects, allocates and, by default, escapes
-// HTML). These appenders follow encoding/json's output exactly, minus HTML
-// escaping; the tests compare them with encoding/json.
-
 const hexDigits = "0123456789abcdef"
 
-// appendJSONString appends s as a JSON string. Invalid UTF-8 becomes U+FFFD,
+// String appends s as a JSON string. Invalid UTF-8 becomes U+FFFD,
 // and U+2028/U+2029 are escaped so the output is also valid JavaScript, as
 // encoding/json does.
-func appendJSONString(b []byte, s string) []byte {
+func String(b []byte, s string) []byte {
 	b = append(b, '"')
 	start := 0
 	for i := 0; i < len(s); {
@@ -69,10 +68,10 @@ func appendJSONString(b []byte, s string) []byte {
 	return append(b, '"')
 }
 
-// appendJSONFloat appends f as encoding/json formats a float64: the shortest
+// Float appends f as encoding/json formats a float64: the shortest
 // representation, in exponent form only below 1e-6 or from 1e21. ok is false
 // for NaN and infinities, which JSON cannot represent.
-func appendJSONFloat(b []byte, f float64) (_ []byte, ok bool) {
+func Float(b []byte, f float64) (_ []byte, ok bool) {
 	if math.IsNaN(f) || math.IsInf(f, 0) {
 		return b, false
 	}
