@@ -55,9 +55,27 @@ type variant struct {
 }
 
 type prereq struct {
-	key  string
-	flag *flag
-	ok   []bool // by variant index of the prerequisite flag
+	key      string
+	variants []string // the prerequisite variants that satisfy it
+	flag     *flag
+	ok       []bool // by variant index of the prerequisite flag
+}
+
+// resolve links the prerequisite to its prepared flag and turns the
+// accepted variant names into a set of the flag's variant indexes.
+func (p *prereq) resolve(target *flag) {
+	p.flag, p.ok = target, nil
+	if target == nil {
+		return
+	}
+	p.ok = make([]bool, len(target.variants))
+	for _, name := range p.variants {
+		for i, v := range target.variants {
+			if v.name == name {
+				p.ok[i] = true
+			}
+		}
+	}
 }
 
 type rule struct {
@@ -213,12 +231,8 @@ func prepareValid(f *flagmodel.File, env string, compiled *flagmodel.Compiled) (
 			return nil, err
 		}
 	}
-	models := make(map[string]*flagmodel.Flag, len(f.Flags))
 	for i := range f.Flags {
-		models[f.Flags[i].Key] = &f.Flags[i]
-	}
-	for i := range f.Flags {
-		fl, err := s.prepareFlag(&f.Flags[i], env, models)
+		fl, err := s.prepareFlag(&f.Flags[i], env)
 		if err != nil {
 			return nil, fmt.Errorf("flag %q: %w", f.Flags[i].Key, err)
 		}
@@ -227,8 +241,7 @@ func prepareValid(f *flagmodel.File, env string, compiled *flagmodel.Compiled) (
 	}
 	for _, fl := range s.flags {
 		for i := range fl.prereqs {
-			p := &fl.prereqs[i]
-			p.flag = s.flags[p.key]
+			fl.prereqs[i].resolve(s.flags[fl.prereqs[i].key])
 		}
 	}
 	sort.Strings(s.keys)
@@ -261,7 +274,7 @@ func toSet(keys []string) map[string]struct{} {
 	return m
 }
 
-func (s *Snapshot) prepareFlag(m *flagmodel.Flag, env string, models map[string]*flagmodel.Flag) (*flag, error) {
+func (s *Snapshot) prepareFlag(m *flagmodel.Flag, env string) (*flag, error) {
 	fl := &flag{key: m.Key, typ: m.Type, off: -1}
 	index := make(map[string]int, len(m.Variants))
 	for i, v := range m.Variants {
@@ -287,20 +300,8 @@ func (s *Snapshot) prepareFlag(m *flagmodel.Flag, env string, models map[string]
 		}
 	}
 	for _, p := range st.Prerequisites {
-		// Variant indexes are resolved against the prerequisite's model; the
-		// *flag link is set once every flag is prepared.
-		pr := prereq{key: p.Flag}
-		if pm := models[p.Flag]; pm != nil {
-			pr.ok = make([]bool, len(pm.Variants))
-			for _, name := range p.Variants {
-				for i, v := range pm.Variants {
-					if v.Key == name {
-						pr.ok[i] = true
-					}
-				}
-			}
-		}
-		fl.prereqs = append(fl.prereqs, pr)
+		// Linked and resolved once every flag is prepared (resolve).
+		fl.prereqs = append(fl.prereqs, prereq{key: p.Flag, variants: p.Variants})
 	}
 	for i := range st.Rules {
 		r := &st.Rules[i]

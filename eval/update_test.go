@@ -53,7 +53,7 @@ func TestUpdateGivesTheSameResultsAsAFreshPrepare(t *testing.T) {
 		contexts = append(contexts, eval.NewContext(map[string]any{
 			"targetingKey": fmt.Sprintf("u%d", i%9), "plan": []string{"free", "pro"}[i%2], "version": fmt.Sprintf("%d.1.0", i%5)}))
 	}
-	for round := 0; round < 30; round++ {
+	for round := 0; round < 100; round++ {
 		before := randomFile(t, rng, 30)
 		snap, err := eval.Prepare(before, "production")
 		if err != nil {
@@ -61,19 +61,27 @@ func TestUpdateGivesTheSameResultsAsAFreshPrepare(t *testing.T) {
 		}
 		// Change a few flags (regenerate them), drop one, add one.
 		after := randomFile(t, rng, 30)
-		var changed []string
+		changed := map[string]*flagmodel.Flag{}
 		for i := range after.Flags {
 			if rng.IntN(5) == 0 {
-				changed = append(changed, after.Flags[i].Key)
+				changed[after.Flags[i].Key] = &after.Flags[i]
 			} else {
 				after.Flags[i] = before.Flags[i]
+			}
+		}
+		// Remove one flag that nothing depends on, when there is one.
+		if rng.IntN(2) == 0 {
+			last := after.Flags[len(after.Flags)-1]
+			if !dependedOn(after, last.Key) {
+				after.Flags = after.Flags[:len(after.Flags)-1]
+				changed[last.Key] = nil
 			}
 		}
 		compiled, err := after.ValidateCompiled()
 		if err != nil {
 			continue // a random prerequisite change may form an invalid file
 		}
-		updated, err := snap.Update(after, compiled, changed)
+		updated, err := snap.Update(changed, compiled)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -85,6 +93,9 @@ func TestUpdateGivesTheSameResultsAsAFreshPrepare(t *testing.T) {
 			t.Fatalf("keys differ")
 		}
 		for _, k := range fresh.Keys() {
+			if links := eval.PrerequisiteLinks(updated, k); strings.Contains(links, "stale") {
+				t.Fatalf("round %d, flag %s: prerequisite links %s", round, k, links)
+			}
 			for i := range contexts {
 				if got, want := updated.Evaluate(k, &contexts[i]), fresh.Evaluate(k, &contexts[i]); !reflect.DeepEqual(got, want) {
 					t.Fatalf("round %d, flag %s, context %d: Update gives %+v, Prepare %+v (changed %v)", round, k, i, got, want, changed)
@@ -112,10 +123,24 @@ func BenchmarkUpdateOneFlagOf10000(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	changed := map[string]*flagmodel.Flag{"f5000": &f.Flags[5000]}
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := snap.Update(f, c, []string{"f5000"}); err != nil {
+		if _, err := snap.Update(changed, c); err != nil {
 			b.Fatal(err)
 		}
 	}
+}
+
+func dependedOn(f *flagmodel.File, key string) bool {
+	for _, fl := range f.Flags {
+		for _, st := range fl.Environments {
+			for _, p := range st.Prerequisites {
+				if p.Flag == key {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -234,7 +235,7 @@ func (s *Server) afterCommit(ctx context.Context, base *store.Config, cs *store.
 	if err != nil {
 		return s.reloadLocked(ctx)
 	}
-	changedFlags := map[string]bool{}
+	changed := map[string]*flagmodel.Flag{}
 	for _, c := range cs.Changes {
 		if c.Kind != store.KindFlag && c.Kind != store.KindFlagState {
 			full, err := prepareSet(next)
@@ -244,16 +245,18 @@ func (s *Server) afterCommit(ctx context.Context, base *store.Config, cs *store.
 			s.publish(full, start, "full")
 			return nil
 		}
-		changedFlags[c.Key] = true
+		changed[c.Key] = nil // removed unless found below
 	}
-	keys := make([]string, 0, len(changedFlags))
-	for k := range changedFlags {
-		keys = append(keys, k)
+	for key := range changed {
+		i := sort.Search(len(next.Flags), func(i int) bool { return next.Flags[i].Value.Key >= key })
+		if i < len(next.Flags) && next.Flags[i].Value.Key == key {
+			m := next.Flags[i].Value
+			changed[key] = &m
+		}
 	}
-	file := plan.FileOf(next)
 	byEnv := make(map[string]*eval.Snapshot, len(set.byEnv))
 	for env, snap := range set.byEnv {
-		ns, err := snap.Update(file, compiled, keys)
+		ns, err := snap.Update(changed, compiled)
 		if err != nil {
 			return s.reloadLocked(ctx)
 		}
