@@ -1,81 +1,19 @@
 package eval_test
 
 import (
-	"fmt"
-	"strconv"
 	"testing"
 
 	"github.com/weirhq/weir/eval"
 	"github.com/weirhq/weir/flagmodel"
+	"github.com/weirhq/weir/internal/benchshapes"
 )
 
-// The four flag shapes of the evaluation-core benchmarks. The SDK benchmarks
-// reuse them through BenchShapes so both measure the same thing.
+// The four flag shapes of the evaluation-core benchmarks come from
+// internal/benchshapes, which the SDK benchmarks share.
 
 func benchFile(tb testing.TB) *flagmodel.File {
 	tb.Helper()
-	var b []byte
-	b = append(b, `
-environments: [{key: production}]
-segments:
-  - key: big
-    included: [`...)
-	for i := 0; i < 10000; i++ {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = append(b, fmt.Sprintf("member-%d", i)...)
-	}
-	b = append(b, `]
-flags:
-  - key: simple
-    type: boolean
-    variants: {on: true, off: false}
-    environments:
-      production: {enabled: true, default: {variant: on}}
-  - key: country
-    type: boolean
-    variants: {on: true, off: false}
-    environments:
-      production:
-        enabled: true
-        rules:
-          - id: countries
-            when: [{attribute: country, op: in, values: [US, CA, GB, FR, DE, ES, IT, NL, BE, SE]}]
-            serve: {variant: on}
-        default: {variant: off}
-  - key: split
-    type: boolean
-    variants: {on: true, off: false}
-    environments:
-      production:
-        enabled: true
-        default: {split: {on: 50, off: 50}}
-  - key: complex
-    type: string
-    variants: {a: "A", b: "B"}
-    environments:
-      production:
-        enabled: true
-        rules:
-`...)
-	for i := 0; i < 19; i++ {
-		b = append(b, fmt.Sprintf(`          - when:
-              - {attribute: email, op: matches, values: ["^user-%d@corp\\.example$"]}
-              - {attribute: version, op: semverGte, values: ["%d.0.0"]}
-              - {attribute: age, op: gt, values: [%d]}
-            serve: {variant: a}
-`, i, i+1, i)...)
-	}
-	b = append(b, `          - id: last
-            when:
-              - {attribute: email, op: matches, values: ["@example\\.com$"]}
-              - {attribute: version, op: semverGte, values: ["2.1.0"]}
-              - {op: inSegment, values: [big]}
-            serve: {variant: b}
-        default: {variant: a}
-`...)
-	f, err := flagmodel.Parse(b)
+	f, err := flagmodel.Parse(benchshapes.Document())
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -91,20 +29,11 @@ func benchSnapshot(tb testing.TB) *eval.Snapshot {
 	return s
 }
 
-func keyPool(n int) []eval.Context {
-	pool := make([]eval.Context, n)
-	for i := range pool {
-		pool[i] = eval.Context{TargetingKey: "user-" + strconv.Itoa(i)}
-	}
-	return pool
-}
-
 var (
-	ctxSimple  = &eval.Context{TargetingKey: "user-1"}
-	ctxCountry = &eval.Context{TargetingKey: "user-1", Attributes: map[string]any{"country": "NL"}}
-	ctxComplex = &eval.Context{TargetingKey: "member-9999", Attributes: map[string]any{
-		"email": "jane@example.com", "version": "2.3.1", "age": 17.0,
-	}}
+	keyPool    = benchshapes.KeyPool
+	ctxSimple  = benchshapes.SimpleContext
+	ctxCountry = benchshapes.CountryContext
+	ctxComplex = benchshapes.ComplexContext
 )
 
 var sink eval.Result

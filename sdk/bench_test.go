@@ -1,99 +1,29 @@
 package sdk_test
 
 import (
-	"fmt"
-	"strconv"
-	"strings"
 	"testing"
 
 	"github.com/weirhq/weir/eval"
+	"github.com/weirhq/weir/internal/benchshapes"
 	"github.com/weirhq/weir/sdk"
 )
 
-// The four flag shapes of eval/bench_test.go, so that the SDK's figures
-// compare with the evaluation core's: the SDK adds one atomic load and the
-// type check.
+// The four flag shapes of the evaluation-core benchmarks (internal/benchshapes),
+// so that the SDK's figures compare with eval's: the SDK adds one atomic
+// load and the type check.
 
-func benchFlags() string {
-	var b strings.Builder
-	b.WriteString("environments: [{key: production}]\nsegments:\n  - key: big\n    included: [")
-	for i := 0; i < 10000; i++ {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		fmt.Fprintf(&b, "member-%d", i)
-	}
-	b.WriteString(`]
-flags:
-  - key: simple
-    type: boolean
-    variants: {on: true, off: false}
-    environments:
-      production: {enabled: true, default: {variant: on}}
-  - key: country
-    type: boolean
-    variants: {on: true, off: false}
-    environments:
-      production:
-        enabled: true
-        rules:
-          - id: countries
-            when: [{attribute: country, op: in, values: [US, CA, GB, FR, DE, ES, IT, NL, BE, SE]}]
-            serve: {variant: on}
-        default: {variant: off}
-  - key: split
-    type: boolean
-    variants: {on: true, off: false}
-    environments:
-      production:
-        enabled: true
-        default: {split: {on: 50, off: 50}}
-  - key: complex
-    type: string
-    variants: {a: "A", b: "B"}
-    environments:
-      production:
-        enabled: true
-        rules:
-`)
-	for i := 0; i < 19; i++ {
-		fmt.Fprintf(&b, `          - when:
-              - {attribute: email, op: matches, values: ["^user-%d@corp\\.example$"]}
-              - {attribute: version, op: semverGte, values: ["%d.0.0"]}
-              - {attribute: age, op: gt, values: [%d]}
-            serve: {variant: a}
-`, i, i+1, i)
-	}
-	b.WriteString(`          - id: last
-            when:
-              - {attribute: email, op: matches, values: ["@example\\.com$"]}
-              - {attribute: version, op: semverGte, values: ["2.1.0"]}
-              - {op: inSegment, values: [big]}
-            serve: {variant: b}
-        default: {variant: a}
-`)
-	return b.String()
-}
+func benchFlags() string { return string(benchshapes.Document()) }
 
 func benchClient(tb testing.TB) *sdk.Client {
 	tb.Helper()
 	return newClient(tb, "", sdk.WithOffline(), sdk.WithBootstrap([]byte(benchFlags())))
 }
 
-func keyPool(n int) []eval.Context {
-	pool := make([]eval.Context, n)
-	for i := range pool {
-		pool[i] = eval.Context{TargetingKey: "user-" + strconv.Itoa(i)}
-	}
-	return pool
-}
-
 var (
-	ctxSimple  = &eval.Context{TargetingKey: "user-1"}
-	ctxCountry = &eval.Context{TargetingKey: "user-1", Attributes: map[string]any{"country": "NL"}}
-	ctxComplex = &eval.Context{TargetingKey: "member-9999", Attributes: map[string]any{
-		"email": "jane@example.com", "version": "2.3.1", "age": 17.0,
-	}}
+	keyPool    = benchshapes.KeyPool
+	ctxSimple  = benchshapes.SimpleContext
+	ctxCountry = benchshapes.CountryContext
+	ctxComplex = benchshapes.ComplexContext
 	boolSink   sdk.Details[bool]
 	stringSink sdk.Details[string]
 )
