@@ -56,6 +56,10 @@ type Result struct {
 	RuleID string
 	// ErrorMessage explains ErrorCode in words.
 	ErrorMessage string
+	// Allocation is set when the variant came from a split that serves an
+	// experiment or a guarded rollout: the evaluation is an exposure. It is
+	// shared by every result of the snapshot and must not be modified.
+	Allocation *Allocation
 	// Version is the flag's version in the snapshot's environment.
 	Version int64
 	// RuleIndex is the matching rule's position, or -1.
@@ -63,6 +67,18 @@ type Result struct {
 	Reason    Reason
 	// ErrorCode is set when Reason is ERROR.
 	ErrorCode ErrorCode
+}
+
+// Allocation names the experiment or guarded rollout whose split served a
+// result, and the attribute that identifies its unit of analysis.
+type Allocation struct {
+	// Experiment is the experiment's key, or "".
+	Experiment string
+	// Rollout is the guarded rollout's key, or "".
+	Rollout string
+	// Unit is the context attribute the split buckets by (its bucketBy,
+	// "targetingKey" by default); its value is the exposed unit.
+	Unit string
 }
 
 // IsError reports whether the evaluation failed.

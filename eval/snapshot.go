@@ -103,6 +103,8 @@ type split struct {
 	variants []int
 	results  []served // by position in upper
 	missing  *served  // the bucketBy value is missing
+	// alloc is set when the split serves an experiment or a rollout.
+	alloc *Allocation
 }
 
 type segment struct {
@@ -333,6 +335,9 @@ func prepareServe(m *flagmodel.Serve, flagKey string, index map[string]int) serv
 		sp.bucketBy = flagmodel.TargetingKey
 	}
 	sp.byTargetingKey = sp.bucketBy == flagmodel.TargetingKey
+	if m.Experiment != "" || m.Rollout != "" {
+		sp.alloc = &Allocation{Experiment: m.Experiment, Rollout: m.Rollout, Unit: sp.bucketBy}
+	}
 	seed := m.Seed
 	if seed == "" {
 		seed = flagKey
@@ -518,6 +523,7 @@ func (fl *flag) prepareResults() {
 		sp.results = make([]served, len(sp.variants))
 		for i, v := range sp.variants {
 			sp.results[i] = *mk(v, ReasonSplit, 0, "", r)
+			sp.results[i].Allocation = sp.alloc
 		}
 		sp.missing = mk(-1, ReasonError, ErrorTargetingKeyMissing, sp.missingMessage(), r)
 	}

@@ -39,6 +39,11 @@ type specExpect struct {
 	RuleID    string `yaml:"ruleId"`
 	ErrorCode string `yaml:"errorCode"`
 	Version   int64  `yaml:"version"`
+	// Experiment, Rollout and Unit describe the result's Allocation; all
+	// empty means the result is no exposure.
+	Experiment string `yaml:"experiment"`
+	Rollout    string `yaml:"rollout"`
+	Unit       string `yaml:"unit"`
 }
 
 // LoadSpecs reads every spec file in dir. Exported through the test package
@@ -135,6 +140,13 @@ func checkExpect(t *testing.T, got eval.Result, want specExpect) {
 	}
 	if want.Version != 0 && got.Version != want.Version {
 		t.Errorf("version = %d, want %d", got.Version, want.Version)
+	}
+	var gotAlloc eval.Allocation
+	if got.Allocation != nil {
+		gotAlloc = *got.Allocation
+	}
+	if wantAlloc := (eval.Allocation{Experiment: want.Experiment, Rollout: want.Rollout, Unit: want.Unit}); gotAlloc != wantAlloc {
+		t.Errorf("allocation = %+v, want %+v", gotAlloc, wantAlloc)
 	}
 	wantValue := want.Value
 	if wantValue != nil {

@@ -153,6 +153,13 @@ type Serve struct {
 	BucketBy string `json:"bucketBy,omitempty" yaml:"bucketBy,omitempty"`
 	// Seed is hashed with the attribute value (default: the flag key).
 	Seed string `json:"seed,omitempty" yaml:"seed,omitempty"`
+	// Experiment names the experiment this split serves. Results it serves
+	// carry the key, and SDKs record an exposure for them.
+	Experiment string `json:"experiment,omitempty" yaml:"experiment,omitempty"`
+	// Rollout names the guarded rollout this split serves; like Experiment,
+	// it makes evaluations record exposures. A split serves at most one of
+	// the two.
+	Rollout string `json:"rollout,omitempty" yaml:"rollout,omitempty"`
 }
 
 // IsSplit reports whether the serve is a split rather than a single variant.

@@ -419,7 +419,19 @@ func (v *validator) serve(where string, fl *Flag, s *Serve) {
 		if s.BucketBy != "" || s.Seed != "" {
 			v.add(where, "bucketBy and seed only apply to a split")
 		}
+		if s.Experiment != "" || s.Rollout != "" {
+			v.add(where, "experiment and rollout only apply to a split")
+		}
 		return
+	}
+	if s.Experiment != "" && s.Rollout != "" {
+		v.add(where, "a split serves an experiment or a rollout, not both")
+	}
+	if s.Experiment != "" {
+		v.checkKey(where+".experiment", "experiment", s.Experiment)
+	}
+	if s.Rollout != "" {
+		v.checkKey(where+".rollout", "rollout", s.Rollout)
 	}
 	sum := 0
 	valid := true

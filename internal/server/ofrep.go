@@ -361,15 +361,25 @@ func appendOFREPResult(b []byte, key string, res *eval.Result) []byte {
 }
 
 // appendOFREPMetadata appends the flag metadata's members: the flag's
-// version in the environment and the matching rule. Metadata values are
-// scalars (OFREP allows booleans, strings and numbers); experiment and
-// rollout details will join here under their own keys.
+// version in the environment, the matching rule, and the experiment or
+// guarded rollout that served the variant. Metadata values are scalars
+// (OFREP allows booleans, strings and numbers).
 func appendOFREPMetadata(b []byte, res *eval.Result) []byte {
 	b = append(b, `"flagVersion":`...)
 	b = strconv.AppendInt(b, res.Version, 10)
 	if res.RuleID != "" {
 		b = append(b, `,"ruleId":`...)
 		b = jsonappend.String(b, res.RuleID)
+	}
+	if a := res.Allocation; a != nil {
+		if a.Experiment != "" {
+			b = append(b, `,"experimentKey":`...)
+			b = jsonappend.String(b, a.Experiment)
+		}
+		if a.Rollout != "" {
+			b = append(b, `,"rolloutKey":`...)
+			b = jsonappend.String(b, a.Rollout)
+		}
 	}
 	return b
 }

@@ -63,7 +63,7 @@ flags:
     type: boolean
     variants: {on: true, off: false}
     environments:
-      production: {enabled: true, default: {split: {on: 50, off: 50}}}
+      production: {enabled: true, default: {split: {on: 50, off: 50}, experiment: new-checkout}}
   - key: kill-switch
     type: boolean
     variants: {on: true, off: false}
@@ -266,7 +266,7 @@ func TestOFREPClientsSeeEveryValueTypeReasonAndError(t *testing.T) {
 			resolution{Value: map[string]any{"colour": "blue", "sizes": []any{1.0, 2.5}, "nested": map[string]any{"deep": true}},
 				Variant: "blue", Reason: "STATIC", Metadata: map[string]any{"flagVersion": 1.0}}},
 		{"a split", "rollout", "boolean", false, user,
-			resolution{Value: false, Variant: "off", Reason: "SPLIT", Metadata: map[string]any{"flagVersion": 1.0}}},
+			resolution{Value: false, Variant: "off", Reason: "SPLIT", Metadata: map[string]any{"flagVersion": 1.0, "experimentKey": "new-checkout"}}},
 		{"a disabled flag's off variant", "kill-switch", "boolean", true, user,
 			resolution{Value: false, Variant: "off", Reason: "DISABLED", Metadata: map[string]any{"flagVersion": 1.0}}},
 		{"a disabled flag without off variant: the code default", "parked", "string", "code default", user,
