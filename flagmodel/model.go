@@ -18,6 +18,28 @@ type Environment struct {
 	// PrivateAttributes are context attributes used for evaluation but never
 	// stored or forwarded in events.
 	PrivateAttributes []string `json:"privateAttributes,omitempty" yaml:"privateAttributes,omitempty"`
+	// EventProperties is the allow-list of track-event properties the
+	// intake stores; others are dropped. A private attribute can never be
+	// allowed.
+	EventProperties []string `json:"eventProperties,omitempty" yaml:"eventProperties,omitempty"`
+	// RetentionDays is how long the environment's events are kept (default
+	// DefaultRetentionDays).
+	RetentionDays int `json:"retentionDays,omitempty" yaml:"retentionDays,omitempty"`
+}
+
+// DefaultRetentionDays is how long events are kept when an environment
+// does not say.
+const DefaultRetentionDays = 90
+
+// MaxRetentionDays bounds an environment's event retention (10 years).
+const MaxRetentionDays = 3650
+
+// Retention returns the environment's event retention in days.
+func (e *Environment) Retention() int {
+	if e.RetentionDays > 0 {
+		return e.RetentionDays
+	}
+	return DefaultRetentionDays
 }
 
 // Segment is a reusable audience. A context is in the segment when its

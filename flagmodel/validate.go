@@ -163,6 +163,24 @@ func (v *validator) environments() {
 			}
 			seen[a] = true
 		}
+		allowed := map[string]bool{}
+		for j, p := range e.EventProperties {
+			w := fmt.Sprintf("%s: eventProperties[%d]", where, j)
+			switch {
+			case p == "":
+				v.add(w, "property name is empty")
+			case seen[p]:
+				v.add(w, "%q is a private attribute; private attributes are never stored", p)
+			case allowed[p]:
+				v.add(w, "duplicate property %q", p)
+			case len(p) > MaxKeyLength:
+				v.add(w, "property name is %d characters long, above the limit of %d", len(p), MaxKeyLength)
+			}
+			allowed[p] = true
+		}
+		if e.RetentionDays < 0 || e.RetentionDays > MaxRetentionDays {
+			v.add(where+": retentionDays", "retention must be between 1 and %d days (0 means the default, %d)", MaxRetentionDays, DefaultRetentionDays)
+		}
 	}
 }
 

@@ -179,6 +179,101 @@ type Key struct {
 	RevokedAt *time.Time
 }
 
+// EventBatch is a validated batch of events ready to store, with units
+// already tokenized: raw unit identifiers never reach a store.
+type EventBatch struct {
+	Env string
+	// ID is the sender's idempotency key.
+	ID         string
+	ReceivedAt time.Time
+	// Dropped is what the sender reported dropping before this batch.
+	Dropped   int64
+	Exposures []Exposure
+	Tracks    []Track
+}
+
+// Exposure is a stored exposure event.
+type Exposure struct {
+	Time time.Time
+	// Unit is the unit's token (HMAC-SHA-256 under the environment's unit
+	// token key, truncated to 16 bytes).
+	Unit        []byte
+	Flag        string
+	Variant     string
+	FlagVersion int64
+	Reason      string
+	Experiment  string
+	Rollout     string
+}
+
+// Track is a stored metric event.
+type Track struct {
+	Time     time.Time
+	Unit     []byte
+	Name     string
+	Value    float64
+	HasValue bool
+	// Properties is a JSON object of the allow-listed properties, or nil.
+	Properties json.RawMessage
+}
+
+// EventStats summarises an environment's events over a window.
+type EventStats struct {
+	Exposures int64
+	Tracks    int64
+	// Batches counts stored batches received in the window; Dropped sums
+	// what their senders reported dropping.
+	Batches int64
+	Dropped int64
+	// Flags counts exposures per flag and variant, by flag then variant.
+	Flags []FlagVariantCount
+	// Metrics counts track events per name, by name.
+	Metrics []MetricCount
+	// LastEvent is the newest event time in the window (zero when none).
+	LastEvent time.Time
+}
+
+// FlagVariantCount counts exposures of one variant of a flag.
+type FlagVariantCount struct {
+	Flag, Variant string
+	Experiment    string
+	Rollout       string
+	Exposures     int64
+}
+
+// MetricCount counts track events of one name.
+type MetricCount struct {
+	Name   string
+	Events int64
+	// WithValue counts the events that carried a value; Sum adds the values.
+	WithValue int64
+	Sum       float64
+}
+
+// EventStore is the telemetry part of the contract: event batches, their
+// statistics, retention and the unit token keys.
+type EventStore interface {
+	// AppendEvents stores event batches in one transaction, or nothing. A
+	// batch whose (Env, ID) is already stored is skipped: its events are
+	// not written again, and dup[i] is true for it. Two batches with the
+	// same (Env, ID) in one call are stored once.
+	AppendEvents(ctx context.Context, batches []EventBatch) (dup []bool, err error)
+	// EventStats summarises an environment's stored events with times in
+	// [from, to).
+	EventStats(ctx context.Context, env string, from, to time.Time) (EventStats, error)
+	// DeleteEventsBefore deletes up to limit of an environment's events
+	// (exposures and track events) older than before, and batch records
+	// received before it, and reports how many events it deleted. Callers
+	// repeat it until it deletes fewer than limit, so no transaction holds
+	// the database for long.
+	DeleteEventsBefore(ctx context.Context, env string, before time.Time, limit int) (int64, error)
+	// UnitTokenKey returns the environment's secret for tokenizing units,
+	// creating a random 32-byte one on first use. Concurrent first calls
+	// (from several replicas too) all get the same key. An unknown
+	// environment is ErrNotFound.
+	UnitTokenKey(ctx context.Context, env string) ([]byte, error)
+}
+
 // Store is the persistence contract every backend implements.
 type Store interface {
 	// Commit writes a changeset in one transaction, or nothing.
