@@ -25,6 +25,24 @@ type Environment struct {
 	// RetentionDays is how long the environment's events are kept (default
 	// DefaultRetentionDays).
 	RetentionDays int `json:"retentionDays,omitempty" yaml:"retentionDays,omitempty"`
+	// Holdout keeps a share of units out of every experiment of the
+	// environment: for them, rules whose split serves an experiment are
+	// skipped, so they get what they would get without experiments.
+	Holdout *Holdout `json:"holdout,omitempty" yaml:"holdout,omitempty"`
+}
+
+// Holdout is an environment's share of units kept out of all experiments:
+// units whose bucket under Seed is below Weight (thousandths of a percent).
+type Holdout struct {
+	// Weight is the held-out share in thousandths of a percent (e.g. 5000
+	// for 5%).
+	Weight int `json:"weight" yaml:"weight"`
+	// Seed is hashed with the unit's value (default "holdout." + the
+	// environment key). Changing it reshuffles who is held out.
+	Seed string `json:"seed,omitempty" yaml:"seed,omitempty"`
+	// BucketBy names the unit attribute (default "targetingKey"). A
+	// context without it is not held out.
+	BucketBy string `json:"bucketBy,omitempty" yaml:"bucketBy,omitempty"`
 }
 
 // DefaultRetentionDays is how long events are kept when an environment
@@ -149,7 +167,25 @@ type Rule struct {
 	ID          string   `json:"id,omitempty" yaml:"id,omitempty"`
 	Description string   `json:"description,omitempty" yaml:"description,omitempty"`
 	When        []Clause `json:"when,omitempty" yaml:"when,omitempty"`
-	Serve       Serve    `json:"serve" yaml:"serve"`
+	// Traffic, when set, limits the rule to a share of units: those whose
+	// bucket under Traffic's seed falls in its range. Experiments use it to
+	// take part of the traffic, and layers to keep experiments apart.
+	Traffic *Traffic `json:"traffic,omitempty" yaml:"traffic,omitempty"`
+	Serve   Serve    `json:"serve" yaml:"serve"`
+}
+
+// Traffic is a range of buckets: a rule with Traffic matches only units
+// whose bucket (the bucketing function over Seed and the BucketBy value)
+// is in [From, To). Bounds are in thousandths of a percent, like split
+// weights: {from: 0, to: 10000} is 10% of units.
+type Traffic struct {
+	// Seed is hashed with the unit's value: a layer's key, so that the
+	// experiments of a layer take disjoint ranges of the same buckets.
+	Seed string `json:"seed" yaml:"seed"`
+	// BucketBy names the unit attribute (default "targetingKey").
+	BucketBy string `json:"bucketBy,omitempty" yaml:"bucketBy,omitempty"`
+	From     int    `json:"from" yaml:"from"`
+	To       int    `json:"to" yaml:"to"`
 }
 
 // Clause tests one context attribute with an operator against a list of

@@ -178,6 +178,17 @@ func (v *validator) environments() {
 			}
 			allowed[p] = true
 		}
+		if h := e.Holdout; h != nil {
+			if h.Weight < 0 || h.Weight > WeightScale/2 {
+				v.add(where+": holdout.weight", "a holdout is between 0 and 50%% of units (in thousandths of a percent: 0 to %d), not %d", WeightScale/2, h.Weight)
+			}
+			if len(h.Seed) > MaxStringLength {
+				v.add(where+": holdout.seed", "seed is %d characters long, above the limit of %d", len(h.Seed), MaxStringLength)
+			}
+			if len(h.BucketBy) > MaxKeyLength {
+				v.add(where+": holdout.bucketBy", "attribute name is %d characters long, above the limit of %d", len(h.BucketBy), MaxKeyLength)
+			}
+		}
 		if e.RetentionDays < 0 || e.RetentionDays > MaxRetentionDays {
 			v.add(where+": retentionDays", "retention must be between 1 and %d days (0 means the default, %d)", MaxRetentionDays, DefaultRetentionDays)
 		}
@@ -415,6 +426,9 @@ func (v *validator) state(where string, fl *Flag, st *FlagState) {
 			v.checkKey(rw+".id", "rule", r.ID)
 		}
 		v.clauses(rw+".when", r.When, fl)
+		if r.Traffic != nil {
+			v.traffic(rw+".traffic", r.Traffic)
+		}
 		v.serve(rw+".serve", fl, &r.Serve)
 	}
 	if st.Default != nil {
@@ -481,6 +495,21 @@ func (v *validator) serve(where string, fl *Flag, s *Serve) {
 	}
 	if len(s.Seed) > MaxStringLength {
 		v.add(where+".seed", "seed is %d characters long, above the limit of %d", len(s.Seed), MaxStringLength)
+	}
+}
+
+func (v *validator) traffic(where string, t *Traffic) {
+	switch {
+	case t.Seed == "":
+		v.add(where+".seed", "traffic needs a seed (a layer or experiment key)")
+	case len(t.Seed) > MaxStringLength:
+		v.add(where+".seed", "seed is %d characters long, above the limit of %d", len(t.Seed), MaxStringLength)
+	}
+	if len(t.BucketBy) > MaxKeyLength {
+		v.add(where+".bucketBy", "attribute name is %d characters long, above the limit of %d", len(t.BucketBy), MaxKeyLength)
+	}
+	if t.From < 0 || t.To > WeightScale || t.From >= t.To {
+		v.add(where, "range [%d, %d) is not within [0, %d) with from below to (bounds are thousandths of a percent)", t.From, t.To, WeightScale)
 	}
 }
 
