@@ -49,6 +49,7 @@ func (s *Server) registerRoutes() {
 	s.handle("GET", "/api/v1/audit", true, s.auditLog)
 	s.registerOFREP()
 	s.registerSDK()
+	s.registerEvents()
 }
 
 // change is what every write does: plan desired onto the current

@@ -31,13 +31,15 @@ import (
 // busiest path of the server. docs/ofrep.md describes the protocol as Weir
 // speaks it.
 
-// RateLimit bounds how many OFREP requests one SDK key may make: a token
-// bucket refilled at PerSecond tokens a second, holding at most Burst.
+// RateLimit bounds what one SDK key may do (OFREP requests, or events
+// sent): a token bucket refilled at PerSecond tokens a second, holding at
+// most Burst.
 type RateLimit struct {
-	// PerSecond is the sustained rate (default 1000). A negative value
-	// turns the limit off.
+	// PerSecond is the sustained rate (OFREP default 1000 requests, intake
+	// default 100,000 events). A negative value turns the limit off.
 	PerSecond float64
-	// Burst is the bucket's size (default 2000).
+	// Burst is the bucket's size (OFREP default 2000, intake default
+	// 200,000).
 	Burst int
 }
 
@@ -48,7 +50,8 @@ const (
 )
 
 func (s *Server) registerOFREP() {
-	svc := &ofrepService{limiter: newKeyLimiter(s.ofrepLimit), names: &nameTable{names: map[string]string{}}}
+	svc := &ofrepService{limiter: newKeyLimiter(s.ofrepLimit, RateLimit{PerSecond: defaultOFREPPerSecond, Burst: defaultOFREPBurst}),
+		names: &nameTable{names: map[string]string{}}}
 	s.handle("POST", "/ofrep/v1/evaluate/flags/{key}", false, func(w http.ResponseWriter, r *http.Request) error {
 		return s.ofrepSingle(w, r, svc)
 	})
@@ -470,12 +473,14 @@ type tokenBucket struct {
 	last   time.Time
 }
 
-func newKeyLimiter(l RateLimit) *keyLimiter {
+// newKeyLimiter returns a limiter of l, taking defaults for what l leaves
+// unset.
+func newKeyLimiter(l RateLimit, defaults RateLimit) *keyLimiter {
 	if l.PerSecond == 0 {
-		l.PerSecond = defaultOFREPPerSecond
+		l.PerSecond = defaults.PerSecond
 	}
 	if l.Burst <= 0 {
-		l.Burst = defaultOFREPBurst
+		l.Burst = defaults.Burst
 	}
 	return &keyLimiter{perSecond: l.PerSecond, burst: float64(l.Burst), off: l.PerSecond < 0}
 }
@@ -483,25 +488,71 @@ func newKeyLimiter(l RateLimit) *keyLimiter {
 // allow takes a token from id's bucket, or reports how long until one is
 // there.
 func (l *keyLimiter) allow(id string, now time.Time) (bool, time.Duration) {
+	return l.allowN(id, 1, now)
+}
+
+// allowN takes n tokens from id's bucket, or takes none and reports how
+// long until n are there. A request for more tokens than the bucket holds
+// is treated as one for a full bucket, so that it waits rather than fails
+// forever.
+func (l *keyLimiter) allowN(id string, n float64, now time.Time) (bool, time.Duration) {
 	if l.off {
 		return true, 0
 	}
+	n = min(n, l.burst)
+	b := l.bucket(id, now)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.refill(l, now)
+	if b.tokens >= n {
+		b.tokens -= n
+		return true, 0
+	}
+	return false, time.Duration((n - b.tokens) / l.perSecond * float64(time.Second))
+}
+
+// available reports whether id's bucket holds at least one token, without
+// taking it, or how long until it does.
+func (l *keyLimiter) available(id string, now time.Time) (bool, time.Duration) {
+	if l.off {
+		return true, 0
+	}
+	b := l.bucket(id, now)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.refill(l, now)
+	if b.tokens >= 1 {
+		return true, 0
+	}
+	return false, time.Duration((1 - b.tokens) / l.perSecond * float64(time.Second))
+}
+
+// refund gives back n tokens taken for work that was not done.
+func (l *keyLimiter) refund(id string, n float64) {
+	if l.off {
+		return
+	}
+	if v, ok := l.buckets.Load(id); ok {
+		b := v.(*tokenBucket)
+		b.mu.Lock()
+		b.tokens = min(l.burst, b.tokens+n)
+		b.mu.Unlock()
+	}
+}
+
+func (l *keyLimiter) bucket(id string, now time.Time) *tokenBucket {
 	v, ok := l.buckets.Load(id)
 	if !ok {
 		v, _ = l.buckets.LoadOrStore(id, &tokenBucket{tokens: l.burst, last: now})
 	}
-	b := v.(*tokenBucket)
-	b.mu.Lock()
-	defer b.mu.Unlock()
+	return v.(*tokenBucket)
+}
+
+func (b *tokenBucket) refill(l *keyLimiter, now time.Time) {
 	if elapsed := now.Sub(b.last); elapsed > 0 {
 		b.tokens = min(l.burst, b.tokens+elapsed.Seconds()*l.perSecond)
 		b.last = now
 	}
-	if b.tokens >= 1 {
-		b.tokens--
-		return true, 0
-	}
-	return false, time.Duration((1 - b.tokens) / l.perSecond * float64(time.Second))
 }
 
 // retryAfterSeconds rounds a wait up to whole seconds, at least one, as

@@ -5,8 +5,12 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strconv"
+	"time"
 
+	"github.com/weirhq/weir/event"
 	"github.com/weirhq/weir/flagmodel"
+	"github.com/weirhq/weir/internal/ingest"
 	"github.com/weirhq/weir/internal/store"
 )
 
@@ -21,6 +25,10 @@ type problem struct {
 	Problems []fieldProblem `json:"problems,omitempty"`
 	// CurrentVersion accompanies 409 Conflict.
 	CurrentVersion *int64 `json:"currentVersion,omitempty"`
+	// Errors lists an event batch's problems with the event's index (-1
+	// for the batch envelope); Truncated says there were more.
+	Errors    []event.Problem `json:"errors,omitempty"`
+	Truncated bool            `json:"truncated,omitempty"`
 }
 
 type fieldProblem struct {
@@ -34,6 +42,8 @@ type requestError struct {
 	status int
 	field  string
 	msg    string
+	// retryAfter, when set, is sent as Retry-After (whole seconds).
+	retryAfter time.Duration
 }
 
 func (e *requestError) Error() string {
@@ -59,12 +69,32 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var re *requestError
 	var ve *flagmodel.ValidationError
 	var ce *store.ConflictError
+	var eve *event.ValidationError
 	switch {
 	case errors.As(err, &re):
 		p.Status, p.Title, p.Detail = re.status, http.StatusText(re.status), re.Error()
 		if re.field != "" {
 			p.Problems = []fieldProblem{{Field: re.field, Message: re.msg}}
 		}
+		if re.retryAfter > 0 {
+			w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds(re.retryAfter)))
+		}
+	case errors.As(err, &eve):
+		p.Status, p.Title = http.StatusBadRequest, "Invalid event batch"
+		p.Detail = "the batch was not stored; fix every listed problem and send it again"
+		p.Errors, p.Truncated = eve.Problems, eve.Truncated
+		for _, ep := range eve.Problems {
+			p.Problems = append(p.Problems, fieldProblem{Field: ep.Where(), Message: ep.Message})
+		}
+	case errors.Is(err, event.ErrTooLarge):
+		p.Status, p.Title, p.Detail = http.StatusRequestEntityTooLarge, "Batch too large", err.Error()
+	case errors.Is(err, ingest.ErrQueueFull):
+		p.Status, p.Title = http.StatusTooManyRequests, "Intake busy"
+		p.Detail = "the event queue is full; send the batch again after the Retry-After delay"
+		w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds(queueFullRetryAfter)))
+	case errors.Is(err, ingest.ErrStopped):
+		p.Status, p.Title, p.Detail = http.StatusServiceUnavailable, "Shutting down", "the server is shutting down; send the batch again shortly"
+		w.Header().Set("Retry-After", "1")
 	case errors.As(err, &ve):
 		p.Status, p.Title = http.StatusUnprocessableEntity, "Invalid configuration"
 		p.Detail = "the change would make the configuration invalid"

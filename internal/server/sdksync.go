@@ -110,9 +110,10 @@ func (s *Server) registerSDK() {
 	s.mux.HandleFunc("GET /sdk/v1/stream", s.sdkStream)
 }
 
-// StopStreams ends every open SDK stream and refuses new ones. Call it
-// when shutting down (http.Server.RegisterOnShutdown): Shutdown waits for
-// connections to become idle, which a stream never does.
+// StopStreams ends every open SDK stream and event tail and refuses new
+// ones. Call it when shutting down (http.Server.RegisterOnShutdown):
+// Shutdown waits for connections to become idle, which a stream never
+// does.
 func (s *Server) StopStreams() {
 	s.sdk.mu.Lock()
 	defer s.sdk.mu.Unlock()

@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/weirhq/weir/eval"
+	"github.com/weirhq/weir/event"
 	"github.com/weirhq/weir/flagmodel"
 	"github.com/weirhq/weir/internal/auth"
 	"github.com/weirhq/weir/internal/plan"
@@ -51,8 +52,25 @@ type Options struct {
 	// OFREPRateLimit bounds each SDK key's OFREP requests (default 1000/s,
 	// burst 2000); excess requests get 429 with Retry-After.
 	OFREPRateLimit RateLimit
-	// SDKHeartbeat is how often idle SDK streams get a comment (default 15s).
+	// SDKHeartbeat is how often idle SDK streams (and event tails) get a
+	// comment (default 15s).
 	SDKHeartbeat time.Duration
+
+	// Intake receives event batches (POST /events/v1/batch) and feeds
+	// event tails; EventStats answers the stats route. Without them those
+	// routes answer 503.
+	Intake     Intake
+	EventStats EventStats
+	// EventLimits bound a batch's content (default event.DefaultLimits()).
+	EventLimits event.Limits
+	// MaxEventBodyBytes bounds an event batch as sent (default 4 MiB), and
+	// MaxEventDecodedBytes once decompressed (default 32 MiB).
+	MaxEventBodyBytes    int64
+	MaxEventDecodedBytes int64
+	// EventRateLimit bounds each SDK key's events per second (default
+	// 100,000 a second, burst 200,000; the burst is raised to one full
+	// batch at least). Excess batches get 429 with Retry-After.
+	EventRateLimit RateLimit
 }
 
 // Server serves the HTTP API. Create it with New.
@@ -74,6 +92,8 @@ type Server struct {
 	// SDK sync (sdksync.go).
 	sdk          *sdkSync
 	sdkHeartbeat time.Duration
+	// Event intake (events.go).
+	intake *intake
 }
 
 // snapshotSet is what the server serves: the configuration it was built
@@ -141,6 +161,10 @@ func New(opts Options) (*Server, error) {
 		if err := s.registry.Register(c); err != nil {
 			return nil, fmt.Errorf("server: register metrics: %w", err)
 		}
+	}
+	var err error
+	if s.intake, err = s.newIntake(opts); err != nil {
+		return nil, err
 	}
 	s.registerRoutes()
 	return s, nil
@@ -294,8 +318,11 @@ func (s *Server) handle(method, path string, admin bool, h func(w http.ResponseW
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		limit := s.maxBody
-		if path == "/api/v1/apply" {
+		switch path {
+		case "/api/v1/apply":
 			limit = s.maxApply // flags files are larger than API bodies
+		case eventBatchPath:
+			limit = s.intake.maxBody // as sent; readBody bounds it decompressed
 		}
 		r.Body = http.MaxBytesReader(rec, r.Body, limit)
 		var err error
