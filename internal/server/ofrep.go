@@ -51,7 +51,11 @@ const (
 
 func (s *Server) registerOFREP() {
 	svc := &ofrepService{limiter: newKeyLimiter(s.ofrepLimit, RateLimit{PerSecond: defaultOFREPPerSecond, Burst: defaultOFREPBurst}),
-		names: &nameTable{names: map[string]string{}}}
+		names: &nameTable{names: map[string]string{}}, evals: newEvalCounters()}
+	if err := s.registry.Register(svc.evals.vec); err != nil {
+		s.log.Error("registering the OFREP evaluation counters failed", "error", err.Error())
+		svc.evals = nil
+	}
 	s.handle("POST", "/ofrep/v1/evaluate/flags/{key}", false, func(w http.ResponseWriter, r *http.Request) error {
 		return s.ofrepSingle(w, r, svc)
 	})
@@ -64,6 +68,7 @@ func (s *Server) registerOFREP() {
 type ofrepService struct {
 	limiter *keyLimiter
 	names   *nameTable
+	evals   *evalCounters
 }
 
 // ofrepFailure is a request-level OFREP failure: a status and an
@@ -124,6 +129,7 @@ func (s *Server) ofrepSingle(w http.ResponseWriter, r *http.Request, svc *ofrepS
 	if unconfigured(&res) {
 		res.ErrorCode, res.Reason = eval.ErrorFlagNotFound, eval.ReasonError
 	}
+	svc.evals.count(flagKey, res.ErrorCode != eval.ErrorFlagNotFound, &res)
 	if res.IsError() {
 		status := http.StatusBadRequest
 		details := res.ErrorMessage
@@ -169,6 +175,7 @@ func (s *Server) ofrepBulk(w http.ResponseWriter, r *http.Request, svc *ofrepSer
 			if unconfigured(&res) {
 				continue
 			}
+			svc.evals.count(key, true, &res)
 			if !first {
 				b = append(b, ',')
 			}
