@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/weirhq/weir/flagmodel"
 	"github.com/weirhq/weir/internal/auth"
+	"github.com/weirhq/weir/internal/ingest"
 	"github.com/weirhq/weir/internal/server"
 	"github.com/weirhq/weir/internal/store"
 	"github.com/weirhq/weir/internal/store/open"
@@ -39,6 +41,20 @@ type Config struct {
 	// RefreshInterval is how often the server looks for changes committed
 	// by other replicas (default 1s).
 	RefreshInterval time.Duration
+
+	// EventQueue bounds the event intake's queue, in events (default
+	// 100,000); beyond it senders get 429.
+	EventQueue int
+	// EventsPerSecond bounds each SDK key's events (default 100,000 a
+	// second, burst twice that); a negative value turns the limit off.
+	EventsPerSecond float64
+	// UnitTokenPepper, when set, is mixed into every environment's unit
+	// token key (see docs/privacy.md). It must be the same on every
+	// replica and never change.
+	UnitTokenPepper string
+	// RetentionInterval is how often expired events are deleted (default
+	// 1h; the first pass runs within a minute of starting).
+	RetentionInterval time.Duration
 }
 
 // DefaultEnvironments are created on first start.
@@ -55,6 +71,15 @@ func (c *Config) Validate() error {
 	}
 	if c.AdminToken != "" && len(c.AdminToken) < 16 {
 		errs = append(errs, errors.New("admin token: at least 16 characters"))
+	}
+	if c.EventQueue < 0 {
+		errs = append(errs, fmt.Errorf("event queue %d: must not be negative (0 means the default, %d)", c.EventQueue, ingest.DefaultQueueEvents))
+	}
+	if c.UnitTokenPepper != "" && len(c.UnitTokenPepper) < ingest.MinPepperLength {
+		errs = append(errs, fmt.Errorf("unit token pepper: at least %d characters", ingest.MinPepperLength))
+	}
+	if c.RetentionInterval < 0 || (c.RetentionInterval > 0 && c.RetentionInterval < time.Second) {
+		errs = append(errs, fmt.Errorf("retention interval %s: at least one second (0 means the default, %s)", c.RetentionInterval, defaultRetentionInterval))
 	}
 	return errors.Join(errs...)
 }
@@ -73,6 +98,9 @@ type App struct {
 	server *server.Server
 	http   *http.Server
 	ln     net.Listener
+	// The event intake and retention, when the store keeps events.
+	pipeline  *ingest.Pipeline
+	retention *retention
 }
 
 // New opens the store, bootstraps it and prepares the server; it does not
@@ -99,14 +127,23 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*App
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	srv, err := server.New(server.Options{Store: st, Logger: log, Registry: reg})
-	if err != nil {
+	opts := server.Options{Store: st, Logger: log, Registry: reg,
+		EventRateLimit: server.RateLimit{PerSecond: cfg.EventsPerSecond, Burst: int(2 * max(cfg.EventsPerSecond, 0))}}
+	if err := a.startEvents(&opts, reg); err != nil {
 		st.Close()
 		return nil, err
 	}
-	if err := srv.Reload(ctx); err != nil {
+	fail := func(err error) (*App, error) {
+		a.stopEvents(context.Background())
 		st.Close()
 		return nil, err
+	}
+	srv, err := server.New(opts)
+	if err != nil {
+		return fail(err)
+	}
+	if err := srv.Reload(ctx); err != nil {
+		return fail(err)
 	}
 	a.server = srv
 	a.http = &http.Server{
@@ -121,6 +158,43 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*App
 	// its timeout.
 	a.http.RegisterOnShutdown(srv.StopStreams)
 	return a, nil
+}
+
+// startEvents starts the event pipeline and prepares the retention job
+// when the store keeps events, and hands the pipeline to the server.
+func (a *App) startEvents(opts *server.Options, reg *prometheus.Registry) error {
+	es, ok := a.store.(store.EventStore)
+	if !ok {
+		a.log.Warn("this database backend keeps no events: the event intake is off")
+		return nil
+	}
+	p, err := ingest.New(ingest.Options{Store: es, Logger: a.log, Registry: reg, QueueEvents: a.cfg.EventQueue,
+		Pepper: []byte(a.cfg.UnitTokenPepper)})
+	if err != nil {
+		return err
+	}
+	rs, _ := a.store.(retentionStore) // every EventStore is one, with Load
+	r, err := newRetention(rs, a.log, reg, a.cfg.RetentionInterval)
+	if err != nil {
+		_ = p.Stop(context.Background())
+		return err
+	}
+	a.pipeline, a.retention = p, r
+	opts.Intake, opts.EventStats = p, es
+	if a.cfg.UnitTokenPepper != "" {
+		a.log.Info("unit tokens are peppered", "pepperFingerprint", ingest.PepperFingerprint([]byte(a.cfg.UnitTokenPepper)))
+	}
+	return nil
+}
+
+// stopEvents stops the pipeline after writing what it holds.
+func (a *App) stopEvents(ctx context.Context) {
+	if a.pipeline == nil {
+		return
+	}
+	if err := a.pipeline.Stop(ctx); err != nil {
+		a.log.Warn("the event queue was not fully written", "error", err.Error())
+	}
 }
 
 // bootstrap creates the default environments and the first admin token on
@@ -192,8 +266,10 @@ func (a *App) Addr() string { return a.ln.Addr().String() }
 // Server returns the HTTP server component (for tests and benchmarks).
 func (a *App) Server() *server.Server { return a.server }
 
-// Serve serves until ctx is done, then shuts down in order: stop accepting,
-// drain requests, close the store.
+// Serve serves until ctx is done, then shuts down in order: stop accepting
+// and drain requests (an event batch in flight is still stored and
+// acknowledged), stop the background workers, write what the event queue
+// still holds, close the store.
 func (a *App) Serve(ctx context.Context) error {
 	if a.ln == nil {
 		if err := a.Listen(); err != nil {
@@ -203,16 +279,12 @@ func (a *App) Serve(ctx context.Context) error {
 	a.log.Info("serving", "addr", a.Addr())
 	errc := make(chan error, 1)
 	go func() { errc <- a.http.Serve(a.ln) }()
-	refreshCtx, stopRefresh := context.WithCancel(ctx)
-	refreshDone := make(chan struct{})
-	go func() {
-		defer close(refreshDone)
-		a.refresh(refreshCtx)
-	}()
-	defer func() {
-		stopRefresh()
-		<-refreshDone
-	}()
+	workersCtx, stopWorkers := context.WithCancel(ctx)
+	var workers sync.WaitGroup
+	workers.Go(func() { a.refresh(workersCtx) })
+	if a.retention != nil {
+		workers.Go(func() { a.retention.run(workersCtx) })
+	}
 	var serveErr error
 	select {
 	case <-ctx.Done():
@@ -224,6 +296,9 @@ func (a *App) Serve(ctx context.Context) error {
 	if err := a.http.Shutdown(sctx); err != nil {
 		a.log.Warn("graceful shutdown incomplete", "error", err.Error())
 	}
+	stopWorkers()
+	workers.Wait()
+	a.stopEvents(sctx)
 	if err := a.store.Close(); err != nil {
 		a.log.Warn("closing the store", "error", err.Error())
 	}
@@ -261,5 +336,9 @@ func (a *App) refresh(ctx context.Context) {
 	}
 }
 
-// Close releases the store when Serve was never called.
-func (a *App) Close() error { return a.store.Close() }
+// Close releases the event pipeline and the store when Serve was never
+// called.
+func (a *App) Close() error {
+	a.stopEvents(context.Background())
+	return a.store.Close()
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"hash"
@@ -65,6 +66,14 @@ func DeriveKey(stored, pepper []byte) []byte {
 	h.Write([]byte("weir unit token key v1\x00"))
 	h.Write(stored)
 	return h.Sum(nil)
+}
+
+// PepperFingerprint returns a short, non-secret identifier of a pepper:
+// operators compare it across replicas (and restarts) to check that all
+// tokenize alike, without showing the pepper.
+func PepperFingerprint(pepper []byte) string {
+	sum := sha256.Sum256(append([]byte("weir pepper fingerprint v1\x00"), pepper...))
+	return hex.EncodeToString(sum[:4])
 }
 
 // Token returns a unit's token under key: HMAC-SHA-256(key, unit)
