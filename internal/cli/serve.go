@@ -1,9 +1,13 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
+	"strconv"
+	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -21,17 +25,31 @@ func envOr(name, def string) string {
 
 func newServeCmd(s streams) *cobra.Command {
 	var cfg app.Config
-	var logLevel, logFormat string
+	var logLevel, logFormat, pepperFile string
+	// Numeric defaults come from WEIR_* variables; a bad value is reported
+	// with every other problem when the command runs.
+	var envErrs []error
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the Weir server (admin API, evaluation, metrics)",
-		Long: `Run the Weir server on one listener: the admin API under /api/v1, /healthz,
-/readyz and /metrics. Every flag can also be set with the WEIR_* environment
-variable named in its help. The first admin token comes from WEIR_ADMIN_TOKEN;
-without it, a token is generated on first start and printed once.`,
+		Long: `Run the Weir server on one listener: the admin API under /api/v1, OFREP
+under /ofrep/v1, SDK sync under /sdk/v1, the event intake under /events/v1,
+/healthz, /readyz and /metrics. Every flag can also be set with the WEIR_*
+environment variable named in its help. The first admin token comes from
+WEIR_ADMIN_TOKEN; without it, a token is generated on first start and printed
+once. Secrets are never taken from flags: the unit token pepper comes from
+WEIR_UNIT_TOKEN_PEPPER or a file.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := errors.Join(envErrs...); err != nil {
+				return err
+			}
 			cfg.AdminToken = os.Getenv("WEIR_ADMIN_TOKEN")
+			pepper, err := readPepper(pepperFile)
+			if err != nil {
+				return err
+			}
+			cfg.UnitTokenPepper = pepper
 			log, err := newLogger(s, logLevel, logFormat)
 			if err != nil {
 				return err
@@ -56,7 +74,74 @@ without it, a token is generated on first start and printed once.`,
 	f.StringVar(&cfg.DB, "db", envOr("WEIR_DB", "sqlite:weir.db"), "database: sqlite:PATH or postgres://… (WEIR_DB)")
 	f.StringVar(&logLevel, "log-level", envOr("WEIR_LOG_LEVEL", "info"), "debug, info, warn or error (WEIR_LOG_LEVEL)")
 	f.StringVar(&logFormat, "log-format", envOr("WEIR_LOG_FORMAT", "text"), "text or json (WEIR_LOG_FORMAT)")
+	f.IntVar(&cfg.EventQueue, "event-queue", envInt(&envErrs, "WEIR_EVENT_QUEUE", 100_000),
+		"events the intake may hold before answering 429 (WEIR_EVENT_QUEUE)")
+	f.Float64Var(&cfg.EventsPerSecond, "event-rate", envFloat(&envErrs, "WEIR_EVENT_RATE", 100_000),
+		"events a second each SDK key may send, burst twice that; negative: no limit (WEIR_EVENT_RATE)")
+	f.DurationVar(&cfg.RetentionInterval, "retention-interval", envDuration(&envErrs, "WEIR_RETENTION_INTERVAL", time.Hour),
+		"how often events past their environment's retention are deleted (WEIR_RETENTION_INTERVAL)")
+	f.StringVar(&pepperFile, "unit-token-pepper-file", envOr("WEIR_UNIT_TOKEN_PEPPER_FILE", ""),
+		"file holding a secret mixed into unit tokens (WEIR_UNIT_TOKEN_PEPPER_FILE; or the secret itself in WEIR_UNIT_TOKEN_PEPPER); see docs/privacy.md")
 	return cmd
+}
+
+// readPepper returns the unit token pepper: the content of file (without
+// a final newline) or WEIR_UNIT_TOKEN_PEPPER. The secret is never taken
+// from a flag, which process lists would show.
+func readPepper(file string) (string, error) {
+	env := os.Getenv("WEIR_UNIT_TOKEN_PEPPER")
+	if file == "" {
+		return env, nil
+	}
+	if env != "" {
+		return "", errors.New("set the unit token pepper in WEIR_UNIT_TOKEN_PEPPER or a file (--unit-token-pepper-file), not both")
+	}
+	raw, err := os.ReadFile(file)
+	if err != nil {
+		return "", fmt.Errorf("--unit-token-pepper-file: %w", err)
+	}
+	return strings.TrimRight(string(raw), "\r\n"), nil
+}
+
+// envInt, envFloat and envDuration return a WEIR_* variable's value as a
+// flag default, or def; a value that does not parse is recorded in errs.
+func envInt(errs *[]error, name string, def int) int {
+	v, ok := os.LookupEnv(name)
+	if !ok || v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		*errs = append(*errs, fmt.Errorf("%s=%q: want a whole number", name, v))
+		return def
+	}
+	return n
+}
+
+func envFloat(errs *[]error, name string, def float64) float64 {
+	v, ok := os.LookupEnv(name)
+	if !ok || v == "" {
+		return def
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil {
+		*errs = append(*errs, fmt.Errorf("%s=%q: want a number", name, v))
+		return def
+	}
+	return f
+}
+
+func envDuration(errs *[]error, name string, def time.Duration) time.Duration {
+	v, ok := os.LookupEnv(name)
+	if !ok || v == "" {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		*errs = append(*errs, fmt.Errorf("%s=%q: want a duration such as 1h or 30m", name, v))
+		return def
+	}
+	return d
 }
 
 // describeDB names the database without credentials.
