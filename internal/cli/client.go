@@ -111,8 +111,8 @@ func decodeResponse(raw []byte, out any) error {
 	return nil
 }
 
-// do sends req and returns the body of a 2xx response.
-func (c *client) do(ctx context.Context, req request) ([]byte, error) {
+// newRequest builds the HTTP request of req, with the token.
+func (c *client) newRequest(ctx context.Context, req request, accept string) (*http.Request, error) {
 	u := c.base.String() + req.path
 	if q := req.query.Encode(); q != "" {
 		u += "?" + q
@@ -125,13 +125,22 @@ func (c *client) do(ctx context.Context, req request) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("build request: %w", err)
 	}
-	hr.Header.Set("Accept", "application/json, application/problem+json")
+	hr.Header.Set("Accept", accept)
 	hr.Header.Set("User-Agent", "weir-cli/"+Version)
 	if req.contentType != "" {
 		hr.Header.Set("Content-Type", req.contentType)
 	}
 	if c.token != "" {
 		hr.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	return hr, nil
+}
+
+// do sends req and returns the body of a 2xx response.
+func (c *client) do(ctx context.Context, req request) ([]byte, error) {
+	hr, err := c.newRequest(ctx, req, "application/json, application/problem+json")
+	if err != nil {
+		return nil, err
 	}
 	resp, err := c.http.Do(hr)
 	if err != nil {

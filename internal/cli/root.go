@@ -92,6 +92,7 @@ func newRootCmd(s streams) *cobra.Command {
 		newRollbackCmd(s),
 		newKeysCmd(s),
 		newAuditCmd(s),
+		newEventsCmd(s),
 	)
 	return root
 }
