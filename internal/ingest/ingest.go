@@ -166,6 +166,15 @@ func New(opts Options) (*Pipeline, error) {
 // Capacity returns the queue's bound, in events.
 func (p *Pipeline) Capacity() int { return p.capacity }
 
+// Full reports whether the queue has no room left, so that a caller can
+// refuse a batch before spending anything on reading it. Submit still
+// decides: room may be gone by then.
+func (p *Pipeline) Full() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.queued >= p.capacity
+}
+
 // Submit tokenizes a validated batch of env's events, queues it and waits
 // until it is stored. received is when the intake received it.
 //

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -37,6 +38,8 @@ import (
 // Intake is what the event routes need from the ingest pipeline.
 type Intake interface {
 	Submit(ctx context.Context, env *flagmodel.Environment, b *event.Batch, received time.Time) (ingest.Receipt, error)
+	// Full reports that Submit would refuse any batch for now.
+	Full() bool
 	Subscribe(env string, buffer int) *ingest.Subscription
 }
 
@@ -56,6 +59,9 @@ const (
 	// queueFullRetryAfter is what a 429 for a full queue advises: a full
 	// queue drains within about a second at the store's usual pace.
 	queueFullRetryAfter = time.Second
+	// decodeWait is how long a batch may wait for a decoding slot before
+	// it is refused with 429.
+	decodeWait = 500 * time.Millisecond
 	// defaultStatsWindow is the stats window when none is given.
 	defaultStatsWindow = 24 * time.Hour
 	// tailBuffer is each tail's buffer, in events.
@@ -78,6 +84,10 @@ type intake struct {
 	maxDecoded int64
 	limiter    *keyLimiter
 	started    time.Time
+	// decoding bounds the batches being read and decoded at once: the
+	// queue bounds what waits to be stored, this bounds what is on its
+	// way there, whatever the number of connections.
+	decoding chan struct{}
 
 	byEnv    sync.Map // env → *envIntake
 	batches  [numOutcomes]prometheus.Counter
@@ -97,6 +107,7 @@ const (
 	outcomeUnsupported
 	outcomeQuota
 	outcomeQueueFull
+	outcomeBusy
 	outcomeFailed
 	numOutcomes
 )
@@ -109,6 +120,7 @@ var outcomeLabels = [numOutcomes]struct{ result, reason string }{
 	outcomeUnsupported: {"rejected", "unsupported_encoding"},
 	outcomeQuota:       {"throttled", "quota"},
 	outcomeQueueFull:   {"throttled", "queue_full"},
+	outcomeBusy:        {"throttled", "busy"},
 	outcomeFailed:      {"failed", "error"},
 }
 
@@ -127,6 +139,7 @@ func (s *Server) newIntake(opts Options) (*intake, error) {
 		maxBody:    opts.MaxEventBodyBytes,
 		maxDecoded: opts.MaxEventDecodedBytes,
 		started:    time.Now(),
+		decoding:   make(chan struct{}, max(4, 2*runtime.GOMAXPROCS(0))),
 	}
 	if in.limits == (event.Limits{}) {
 		in.limits = event.DefaultLimits()
@@ -209,32 +222,24 @@ func (s *Server) postEventBatch(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	// An empty bucket refuses before the body is read or decoded.
+	// An empty bucket or a full queue refuses before the body is read or
+	// decoded: under overload, refusing must be cheap.
 	if ok, wait := in.limiter.available(key.ID, start); !ok {
 		in.record(env.Key, outcomeQuota, 0)
 		return quotaError(wait)
 	}
-	buf := getEventBuffer()
-	defer putEventBuffer(buf)
-	if err := in.readBody(r, buf); err != nil {
-		in.record(env.Key, rejection(err), 0)
-		return err
+	if in.pipeline.Full() {
+		in.record(env.Key, outcomeQueueFull, 0)
+		return ingest.ErrQueueFull
 	}
-	b, err := event.Decode(bytes.NewReader(buf.Bytes()), in.limits)
+	b, received, o, err := in.decode(r, key.ID)
+	n := 0
+	if b != nil {
+		n = len(b.Events)
+	}
 	if err != nil {
-		in.record(env.Key, rejection(err), 0)
+		in.record(env.Key, o, n)
 		return err
-	}
-	n := len(b.Events)
-	received := time.Now()
-	b.CorrectClock(received)
-	if err := event.Validate(b, received, in.limits); err != nil {
-		in.record(env.Key, outcomeInvalid, n)
-		return err
-	}
-	if ok, wait := in.limiter.allowN(key.ID, float64(n), received); !ok {
-		in.record(env.Key, outcomeQuota, n)
-		return quotaError(wait)
 	}
 	receipt, err := in.pipeline.Submit(r.Context(), env, b, received)
 	if err != nil {
@@ -246,7 +251,7 @@ func (s *Server) postEventBatch(w http.ResponseWriter, r *http.Request) error {
 		}
 		return err
 	}
-	o := outcomeStored
+	o = outcomeStored
 	if receipt.Duplicate {
 		o = outcomeDuplicate
 	}
@@ -254,6 +259,49 @@ func (s *Server) postEventBatch(w http.ResponseWriter, r *http.Request) error {
 	in.duration.Observe(time.Since(start).Seconds())
 	writeJSON(w, http.StatusAccepted, batchResponse{Accepted: n, Duplicate: receipt.Duplicate, DroppedProperties: receipt.DroppedProperties})
 	return nil
+}
+
+var errBusy = &requestError{status: http.StatusTooManyRequests, retryAfter: time.Second,
+	msg: "the intake is reading as many batches as it may; send the batch again after the Retry-After delay"}
+
+// decode reads, decodes, clock-corrects and validates a batch and charges
+// its events to the key's bucket, holding one of the decoding slots. On
+// failure it returns the outcome to record, and the batch when it got as
+// far as decoding it.
+func (in *intake) decode(r *http.Request, keyID string) (*event.Batch, time.Time, outcome, error) {
+	select {
+	case in.decoding <- struct{}{}:
+	default:
+		t := time.NewTimer(decodeWait)
+		select {
+		case in.decoding <- struct{}{}:
+			t.Stop()
+		case <-t.C:
+			return nil, time.Time{}, outcomeBusy, errBusy
+		case <-r.Context().Done():
+			t.Stop()
+			return nil, time.Time{}, outcomeFailed, r.Context().Err()
+		}
+	}
+	defer func() { <-in.decoding }()
+	buf := getEventBuffer()
+	defer putEventBuffer(buf)
+	if err := in.readBody(r, buf); err != nil {
+		return nil, time.Time{}, rejection(err), err
+	}
+	b, err := event.Decode(bytes.NewReader(buf.Bytes()), in.limits)
+	if err != nil {
+		return nil, time.Time{}, rejection(err), err
+	}
+	received := time.Now()
+	b.CorrectClock(received)
+	if err := event.Validate(b, received, in.limits); err != nil {
+		return b, received, outcomeInvalid, err
+	}
+	if ok, wait := in.limiter.allowN(keyID, float64(len(b.Events)), received); !ok {
+		return b, received, outcomeQuota, quotaError(wait)
+	}
+	return b, received, 0, nil
 }
 
 // rejection classifies an error of reading or decoding a batch.

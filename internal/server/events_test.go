@@ -165,10 +165,25 @@ type eventFixture struct {
 
 func newEventFixture(t testing.TB, opts server.Options, pipe ingest.Options) *eventFixture {
 	t.Helper()
+	mem := newMemEvents()
+	f := newEventFixtureOver(t, mem, opts, pipe)
+	f.events = mem
+	return f
+}
+
+// eventBackend is what an event fixture's store must do.
+type eventBackend interface {
+	ingest.Store
+	server.EventStats
+}
+
+// newEventFixtureOver builds an event fixture whose events go to backend.
+func newEventFixtureOver(t testing.TB, backend eventBackend, opts server.Options, pipe ingest.Options) *eventFixture {
+	t.Helper()
 	base := newFixture(t)
 	base.apply(eventEnvironments)
-	ef := &eventFixture{events: newMemEvents(), prodKey: base.sdkKey("production"), devKey: base.sdkKey("development")}
-	pipe.Store = ef.events
+	ef := &eventFixture{prodKey: base.sdkKey("production"), devKey: base.sdkKey("development")}
+	pipe.Store = backend
 	if opts.Registry == nil {
 		opts.Registry = prometheus.NewRegistry()
 	}
@@ -178,7 +193,7 @@ func newEventFixture(t testing.TB, opts server.Options, pipe ingest.Options) *ev
 		t.Fatal(err)
 	}
 	ef.pipeline = p
-	opts.Store, opts.Intake, opts.EventStats = base.st, p, ef.events
+	opts.Store, opts.Intake, opts.EventStats = base.st, p, backend
 	srv, err := server.New(opts)
 	if err != nil {
 		t.Fatal(err)
