@@ -7,6 +7,7 @@ import (
 	"net/http"
 
 	"github.com/weirhq/weir/flagmodel"
+	"github.com/weirhq/weir/internal/experiment"
 	"github.com/weirhq/weir/internal/store"
 )
 
@@ -59,6 +60,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var re *requestError
 	var ve *flagmodel.ValidationError
 	var ce *store.ConflictError
+	var refused *experiment.RefusedError
 	switch {
 	case errors.As(err, &re):
 		p.Status, p.Title, p.Detail = re.status, http.StatusText(re.status), re.Error()
@@ -75,6 +77,8 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		p.Status, p.Title, p.Detail = http.StatusConflict, "Version conflict", ce.Error()
 		cur := ce.Current
 		p.CurrentVersion = &cur
+	case errors.As(err, &refused):
+		p.Status, p.Title, p.Detail = http.StatusConflict, "Not allowed now", refused.Error()
 	case errors.Is(err, store.ErrNotFound):
 		p.Status, p.Title, p.Detail = http.StatusNotFound, "Not found", err.Error()
 	case errors.Is(err, store.ErrConflict):
