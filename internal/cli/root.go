@@ -92,6 +92,8 @@ func newRootCmd(s streams) *cobra.Command {
 		newRollbackCmd(s),
 		newKeysCmd(s),
 		newAuditCmd(s),
+		newExperimentCmd(s),
+		newMetricCmd(s),
 	)
 	return root
 }
