@@ -229,3 +229,54 @@ func yamlOf(v any) ([]byte, error) {
 	err := enc.Close()
 	return b.Bytes(), err
 }
+
+// FuzzParseExperiment checks that any input parses or fails cleanly, that
+// validation never panics, and that a valid experiment survives a round
+// trip through JSON and YAML unchanged.
+func FuzzParseExperiment(f *testing.F) {
+	files, _ := filepath.Glob(filepath.Join("testdata", "experiments", "*", "*.yaml"))
+	for _, path := range files {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
+	}
+	f.Add([]byte(`{"key":"x","environment":"p","flag":"f","control":"a","treatments":["b"],"weights":{"a":5e1,"b":50},"sampleSize":{"a":1}}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		e, err := ParseExperiment(data)
+		if err != nil || e.Validate(nil) != nil {
+			return
+		}
+		js, err := json.Marshal(e)
+		if err != nil {
+			t.Fatalf("JSON of a valid experiment: %v", err)
+		}
+		y, err := yamlOf(e)
+		if err != nil {
+			t.Fatalf("YAML of a valid experiment: %v", err)
+		}
+		for _, out := range [][]byte{js, y} {
+			again, err := ParseExperiment(out)
+			if err != nil {
+				t.Fatalf("reading back %s: %v", out, err)
+			}
+			if !equalJSONBytes(t, again, e) {
+				t.Fatalf("round trip changed the experiment:\n%s", out)
+			}
+		}
+	})
+}
+
+func equalJSONBytes(t *testing.T, a, b any) bool {
+	t.Helper()
+	ja, err := json.Marshal(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jb, err := json.Marshal(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bytes.Equal(ja, jb)
+}
