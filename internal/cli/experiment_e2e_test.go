@@ -106,6 +106,11 @@ func TestExperimentLifecycleFromTheCommandLine(t *testing.T) {
 		t.Errorf("experiment list:\n%s", list.stdout)
 	}
 
+	// What get prints, update reads: sent back unchanged, it changes nothing.
+	current := step(0, "status: running", "", "experiment", "get", "checkout-flow")
+	step(0, "experiment checkout-flow already matches the file (version 2)", "",
+		"experiment", "update", "-f", write("current.yaml", current.stdout))
+
 	sdkKey := strings.TrimSpace(step(0, "weir_sdk_", "", "keys", "create", "--scope", "sdk", "--env", "production", "--name", "web").stdout)
 	ofrep := func(targetingKey string) (reason string, metadata map[string]any) {
 		t.Helper()

@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -245,6 +246,19 @@ func TestFlagAndMetricWritesCannotBreakARunningExperiment(t *testing.T) {
 				t.Errorf("problems %v, want one at %q", out["problems"], tt.field)
 			}
 		})
+	}
+	// Flags as code keep working: the export holds the rule, so applying
+	// it changes nothing.
+	req, _ := http.NewRequest("GET", f.ts.URL+"/api/v1/export", nil)
+	req.Header.Set("Authorization", "Bearer "+adminToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exported, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if out := f.apply(string(exported)); out["changed"] != false {
+		t.Errorf("applying the export while the experiment runs: %v", out)
 	}
 	// The kill switch always works, and keeps the rule for when the flag
 	// comes back.
