@@ -1,7 +1,7 @@
 // Package plan computes what applying a desired flags file to the current
 // configuration would change: which environments, segments, flag
-// definitions and flag states are created, changed, deleted or left
-// unchanged, each with a readable diff. It is pure: it compares values and
+// definitions, flag states and metrics are created, changed, deleted or
+// left unchanged, each with a readable diff. It is pure: it compares values and
 // builds a store.Changeset, and the caller commits it.
 //
 // Planning is declarative and idempotent. Objects named in the desired file
