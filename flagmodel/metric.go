@@ -12,14 +12,17 @@ import (
 // value.
 type MetricType string
 
-// Metric types.
+// Metric types. Each gives every unit a value, and experiments compare the
+// mean of that value over their variants' units.
 const (
 	// MetricConversion is 1 when the unit sent the event at least once, 0
-	// otherwise.
+	// otherwise: a conversion rate.
 	MetricConversion MetricType = "conversion"
-	// MetricMean is the mean of the values of the unit's events.
+	// MetricMean is the sum of the values of the unit's events (0 without
+	// events), compared as a mean per unit: revenue per user.
 	MetricMean MetricType = "mean"
-	// MetricSum is the sum of the values of the unit's events.
+	// MetricSum is the same per-unit sum as MetricMean, for metrics read
+	// as totals per unit: items bought per user.
 	MetricSum MetricType = "sum"
 	// MetricCount is the number of the unit's events.
 	MetricCount MetricType = "count"
@@ -42,8 +45,8 @@ type Metric struct {
 	// (every type but ratio).
 	Event string `json:"event,omitempty" yaml:"event,omitempty"`
 	// Numerator and Denominator name the events of a ratio metric. Each
-	// side is the per-unit sum of the event's values, an event without a
-	// value counting as 1 (so clicks per page view is two counts).
+	// side is the per-unit sum of the event's values; an event without a
+	// value adds 0, so send value 1 with events that should count.
 	Numerator   string `json:"numerator,omitempty" yaml:"numerator,omitempty"`
 	Denominator string `json:"denominator,omitempty" yaml:"denominator,omitempty"`
 	// HigherIsBetter is the direction in which the metric improves
