@@ -57,7 +57,7 @@ metrics:
 	fmt.Println("sample size:", e.SampleSize.Total(), "units; expected duration:", e.ExpectedDuration)
 	state := step.Changeset.Changes[1].State
 	_ = flagmodel.EncodeYAML(os.Stdout, &flagmodel.File{Flags: []flagmodel.Flag{{Key: "banner", Type: flagmodel.TypeBoolean,
-		Variants: flagmodel.Variants{{Key: "on", Value: true}, {Key: "off", Value: false}},
+		Variants:     flagmodel.Variants{{Key: "on", Value: true}, {Key: "off", Value: false}},
 		Environments: map[string]*flagmodel.FlagState{"production": state}}}})
 	// Output:
 	// experiment.start experiment banner-test (from version 1)
