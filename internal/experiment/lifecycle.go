@@ -278,8 +278,21 @@ func Start(cfg *store.Config, key string, traffic Traffic, r Request) (*Step, er
 		return nil, &flagmodel.ValidationError{Problems: problems}
 	}
 	fl := flagOf(cfg, e.Flag)
-	if st := fl.Environments[e.Environment]; !st.Enabled {
+	st := fl.Environments[e.Environment]
+	if !st.Enabled {
 		return nil, &RefusedError{Action: "start", Why: fmt.Sprintf("flag %q is disabled in %s; enable it first, or its rules serve nobody", e.Flag, e.Environment)}
+	}
+	// The experiment's rule goes after the flag's own: one that matches
+	// every unit would leave it none.
+	for i, rule := range st.Rules {
+		if rule.ID != RuleID(key) && len(rule.When) == 0 && rule.Traffic == nil {
+			id := rule.ID
+			if id == "" {
+				id = fmt.Sprintf("rules[%d]", i)
+			}
+			return nil, &RefusedError{Action: "start", Why: fmt.Sprintf(
+				"rule %q of flag %q in %s matches every unit, so the experiment's rule after it would get none; give it clauses or make it the default", id, e.Flag, e.Environment)}
+		}
 	}
 	next := e
 	next.Status = flagmodel.StatusRunning

@@ -494,6 +494,21 @@ func TestStartRefusesWhatCannotRun(t *testing.T) {
 			t.Errorf("Start = %v", err)
 		}
 	})
+	t.Run("a flag whose own rule matches every unit", func(t *testing.T) {
+		w := newWorld(t)
+		for i := range w.cfg.Flags {
+			if w.cfg.Flags[i].Value.Key == "banner" {
+				st := *w.cfg.Flags[i].Value.Environments["production"]
+				st.Rules = []flagmodel.Rule{{ID: "everyone", Serve: flagmodel.Serve{Variant: "on"}}}
+				w.cfg.Flags[i].Value.Environments = map[string]*flagmodel.FlagState{"production": &st}
+			}
+		}
+		w.commit(Create(w.cfg, simple("x", "banner", "", 0), at(t0, "plan")))
+		_, err := Start(w.cfg, "x", Traffic{}, at(t0, "go"))
+		if err == nil || !strings.Contains(err.Error(), `cannot start: rule "everyone" of flag "banner" in production matches every unit`) {
+			t.Errorf("Start = %v", err)
+		}
+	})
 	t.Run("a second experiment on the same flag outside a shared layer", func(t *testing.T) {
 		w := in(t, flagmodel.StatusRunning)
 		w.commit(Create(w.cfg, simple("other", "checkout", "", 10000), at(t0, "plan")))
