@@ -43,6 +43,10 @@ type Metric struct {
 	// Window, when > 0, counts only events within this long after a unit's
 	// first exposure (a conversion window).
 	Window time.Duration
+	// CUPED, when > 0, adjusts a conversion, mean, sum or count metric with
+	// the same metric measured over this long before each unit's first
+	// exposure (ratios are not adjusted).
+	CUPED time.Duration
 }
 
 // Plan is one analysis of an experiment.
@@ -59,9 +63,6 @@ type Plan struct {
 	Alpha            float64
 	SequentialTuning float64
 	Prior            *stats.Prior
-	// CUPED, when > 0, adjusts proportion and mean metrics with the same
-	// metric measured over this long before each unit's first exposure.
-	CUPED time.Duration
 	// From and To bound the exposures analysed: the phase's start and the
 	// analysis time (or the phase's end).
 	From, To time.Time
@@ -190,8 +191,8 @@ func aggregation(metricType string) store.Aggregation {
 func (p *Plan) query(m Metric) store.AggregateQuery {
 	q := store.AggregateQuery{Env: p.Env, Experiment: p.Experiment, From: p.From, To: p.To,
 		Aggregation: aggregation(m.Type), Event: m.Event, Denominator: m.Denominator, Window: m.Window}
-	if p.CUPED > 0 && m.Type != TypeRatio {
-		q.Covariate = p.CUPED
+	if m.CUPED > 0 && m.Type != TypeRatio {
+		q.Covariate = m.CUPED
 	}
 	return q
 }
@@ -199,7 +200,7 @@ func (p *Plan) query(m Metric) store.AggregateQuery {
 func (p *Plan) request(m Metric, agg store.Aggregates) stats.Request {
 	higher := m.HigherIsBetter
 	req := stats.Request{Method: p.Method, Alpha: p.Alpha, SequentialTuning: p.SequentialTuning, Prior: p.Prior,
-		Control: p.Variants[0], Metric: stats.Metric{HigherIsBetter: &higher}, CUPED: p.CUPED > 0 && m.Type != TypeRatio}
+		Control: p.Variants[0], Metric: stats.Metric{HigherIsBetter: &higher}, CUPED: m.CUPED > 0 && m.Type != TypeRatio}
 	switch m.Type {
 	case TypeConversion:
 		req.Metric.Type = stats.MetricProportion

@@ -132,15 +132,15 @@ func TestPrimaryAndSecondaryPValuesAreAdjustedTogetherAndGuardrailsAreNot(t *tes
 
 func TestCUPEDAsksForTheCovariateExceptForRatios(t *testing.T) {
 	src := &fakeSource{byEvent: map[string]store.Aggregates{}}
+	lookback := 14 * 24 * time.Hour
 	p := plan(
-		analysis.Metric{Key: "rev", Role: analysis.RolePrimary, Type: analysis.TypeSum, Event: "rev", HigherIsBetter: true},
-		analysis.Metric{Key: "ctr", Role: analysis.RoleSecondary, Type: analysis.TypeRatio, Event: "click", Denominator: "view", HigherIsBetter: true},
+		analysis.Metric{Key: "rev", Role: analysis.RolePrimary, Type: analysis.TypeSum, Event: "rev", HigherIsBetter: true, CUPED: lookback},
+		analysis.Metric{Key: "ctr", Role: analysis.RoleSecondary, Type: analysis.TypeRatio, Event: "click", Denominator: "view", HigherIsBetter: true, CUPED: lookback},
 	)
-	p.CUPED = 14 * 24 * time.Hour
 	if _, err := analysis.Run(context.Background(), src, p, now); err != nil {
 		t.Fatal(err)
 	}
-	if src.queries[0].Covariate != p.CUPED || src.queries[0].Aggregation != store.AggregateSum {
+	if src.queries[0].Covariate != lookback || src.queries[0].Aggregation != store.AggregateSum {
 		t.Fatalf("sum query = %+v", src.queries[0])
 	}
 	if src.queries[1].Covariate != 0 || src.queries[1].Aggregation != store.AggregateRatio || src.queries[1].Denominator != "view" {

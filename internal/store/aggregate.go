@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"encoding/json"
 	"time"
 )
@@ -13,13 +14,14 @@ type Aggregation string
 const (
 	// AggregateConversion: 1 when the unit has at least one event, else 0.
 	AggregateConversion Aggregation = "conversion"
-	// AggregateSum: the sum of the unit's event values (0 without events):
-	// the per-unit value of mean and sum metrics, such as revenue per user.
+	// AggregateSum: the sum of the unit's event values (an event without a
+	// value adds 0; 0 without events): the per-unit value of mean and sum
+	// metrics, such as revenue per user.
 	AggregateSum Aggregation = "sum"
 	// AggregateCount: the number of the unit's events.
 	AggregateCount Aggregation = "count"
-	// AggregateRatio: the sum of the numerator events' values over the sum of
-	// the denominator events' values, kept as the two per-unit sums.
+	// AggregateRatio: the per-unit sums of the numerator and the
+	// denominator events' values, kept as the two per-unit sums.
 	AggregateRatio Aggregation = "ratio"
 )
 
@@ -37,8 +39,8 @@ type AggregateQuery struct {
 	Experiment  string
 	From, To    time.Time
 	Aggregation Aggregation
-	// Event is the metric's track event; for sum and ratio aggregations an
-	// event contributes its value (0 when it has none).
+	// Event is the metric's track event (a ratio's numerator); for sum and
+	// ratio aggregations an event adds its value, and 0 when it has none.
 	Event string
 	// Denominator is the ratio's denominator event.
 	Denominator string
@@ -82,4 +84,16 @@ type Analysis struct {
 	Time       time.Time
 	// Result is the analysis document (JSON), as the API returns it.
 	Result json.RawMessage
+}
+
+// AnalysisStore is the experiment-analysis part of the contract.
+type AnalysisStore interface {
+	// AggregateExperiment computes an experiment's per-variant sufficient
+	// statistics of one metric in the database.
+	AggregateExperiment(ctx context.Context, q AggregateQuery) (Aggregates, error)
+	// SaveAnalysis appends an analysis to the experiment's history.
+	SaveAnalysis(ctx context.Context, a Analysis) error
+	// Analyses returns up to limit of an experiment's stored analyses in an
+	// environment, newest first; a limit of 0 or less means no limit.
+	Analyses(ctx context.Context, env, experiment string, limit int) ([]Analysis, error)
 }
