@@ -327,3 +327,90 @@ func TestATypeMismatchDoesNotAllocate(t *testing.T) {
 		t.Errorf("%v allocations", n)
 	}
 }
+
+func TestExperimentsOfALayerNeverShareAUnitAndTheHoldoutKeepsItsShare(t *testing.T) {
+	s := mustPrepare(t, `
+environments:
+  - key: production
+    holdout: {weight: 5000}
+flags:
+  - key: search
+    type: boolean
+    variants: {off: false, on: true}
+    environments:
+      production:
+        enabled: true
+        rules:
+          - traffic: {seed: layer-1, from: 0, to: 30000}
+            serve: {split: {off: 50, on: 50}, seed: search.1, experiment: search}
+        default: {variant: off}
+  - key: ranking
+    type: boolean
+    variants: {off: false, on: true}
+    environments:
+      production:
+        enabled: true
+        rules:
+          - traffic: {seed: layer-1, from: 30000, to: 50000}
+            serve: {split: {off: 50, on: 50}, seed: ranking.1, experiment: ranking}
+        default: {variant: off}
+`, "production")
+	const n = 200_000
+	var inSearch, inRanking, inBoth, inNeither int
+	ctx := eval.Context{}
+	for i := 0; i < n; i++ {
+		ctx.TargetingKey = "user-" + strconv.Itoa(i)
+		a := s.Evaluate("search", &ctx).Allocation != nil
+		b := s.Evaluate("ranking", &ctx).Allocation != nil
+		switch {
+		case a && b:
+			inBoth++
+		case a:
+			inSearch++
+		case b:
+			inRanking++
+		default:
+			inNeither++
+		}
+	}
+	if inBoth != 0 {
+		t.Fatalf("%d units are in two experiments of one layer", inBoth)
+	}
+	// Expected shares: 95% not held out × 30% / 20% / 50%.
+	x2 := chiSquare([]int{inSearch, inRanking, inNeither}, []float64{0.95 * 0.3, 0.95 * 0.2, 1 - 0.95*0.5}, n)
+	if x2 > 13.816 { // chi-square, 2 degrees of freedom, p = 0.001
+		t.Errorf("layer shares %d/%d/%d deviate: chi-square %.2f > 13.816", inSearch, inRanking, inNeither, x2)
+	}
+	t.Logf("search %d, ranking %d, neither %d, chi-square %.3f", inSearch, inRanking, inNeither, x2)
+}
+
+func TestExplainShowsTrafficAndHoldoutDecisions(t *testing.T) {
+	s := mustPrepare(t, `
+environments:
+  - key: production
+    holdout: {weight: 10000}
+flags:
+  - key: f
+    type: boolean
+    variants: {off: false, on: true}
+    environments:
+      production:
+        enabled: true
+        rules:
+          - id: exp
+            traffic: {seed: checkout-layer, from: 0, to: 50000}
+            serve: {split: {off: 50, on: 50}, experiment: e}
+        default: {variant: off}
+`, "production")
+	// user-1: layer bucket 1721 (admitted), holdout bucket 9794 (held out).
+	res, trace := s.Explain("f", &eval.Context{TargetingKey: "user-1"})
+	if res.Variant != "off" || res.Allocation != nil {
+		t.Fatalf("result = %+v, want off without allocation", res)
+	}
+	got := trace.String()
+	for _, want := range []string{"admitted", "bucket 1721 is in [0, 50000)", "held out", "bucket 9794 is below 10000"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("trace lacks %q:\n%s", want, got)
+		}
+	}
+}

@@ -154,6 +154,12 @@ func (s *Snapshot) evaluate(fl *flag, ctx *Context, t *tracer, depth int) *serve
 			t.depth++
 		}
 		matched := s.allMatch(r.clauses, ctx, t)
+		if matched && r.traffic != nil {
+			matched = r.traffic.admits(ctx, t)
+		}
+		if matched && s.holdout != nil && r.serve.split != nil && r.serve.split.alloc != nil && r.serve.split.alloc.Experiment != "" {
+			matched = !s.holdout.holds(ctx, t)
+		}
 		if t != nil {
 			t.depth--
 			if matched {
@@ -172,7 +178,39 @@ func (s *Snapshot) evaluate(fl *flag, ctx *Context, t *tracer, depth int) *serve
 	if t != nil {
 		t.add("default", "served", "no target or rule matched")
 	}
+	if sp := fl.def.split; sp != nil && sp.heldOut != nil && s.holdout != nil && s.holdout.holds(ctx, t) {
+		return sp.heldOut
+	}
 	return fl.serve(&fl.def, ctx, t)
+}
+
+// admits reports whether the unit's bucket is in the traffic range. A unit
+// without the attribute is not admitted: the rule does not match.
+func (tr *traffic) admits(ctx *Context, t *tracer) bool {
+	b, ok := tr.bucket(ctx)
+	in := ok && b >= tr.from && b < tr.to
+	if t != nil {
+		switch {
+		case !ok:
+			t.add("traffic by "+tr.bucketBy, "not admitted", "the unit attribute is missing or not a string or whole number")
+		case in:
+			t.add("traffic by "+tr.bucketBy, "admitted", "bucket "+strconv.Itoa(int(b))+" is in ["+strconv.Itoa(int(tr.from))+", "+strconv.Itoa(int(tr.to))+")")
+		default:
+			t.add("traffic by "+tr.bucketBy, "not admitted", "bucket "+strconv.Itoa(int(b))+" is outside ["+strconv.Itoa(int(tr.from))+", "+strconv.Itoa(int(tr.to))+")")
+		}
+	}
+	return in
+}
+
+// holds reports whether the unit is in the environment's holdout. A unit
+// without the attribute is not held out.
+func (h *holdout) holds(ctx *Context, t *tracer) bool {
+	b, ok := h.bucket(ctx)
+	held := ok && b < h.weight
+	if t != nil && held {
+		t.add("holdout by "+h.bucketBy, "held out", "bucket "+strconv.Itoa(int(b))+" is below "+strconv.Itoa(int(h.weight))+": experiments are skipped")
+	}
+	return held
 }
 
 func variantName(fl *flag, i int) string {
@@ -227,7 +265,7 @@ func (sp *split) missingMessage() string {
 
 // bucket hashes the unit's bucketBy value. It reports false when the value
 // is missing or of a type that has no canonical text form.
-func (sp *split) bucket(ctx *Context) (uint32, bool) {
+func (sp *bucketer) bucket(ctx *Context) (uint32, bool) {
 	d := sp.prefix // copy: the prepared state stays untouched
 	if sp.byTargetingKey {
 		if ctx.TargetingKey == "" {

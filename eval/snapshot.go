@@ -16,8 +16,10 @@ import (
 // Snapshot is one environment's flags and segments, prepared for
 // evaluation. It is immutable and safe for concurrent use.
 type Snapshot struct {
-	env      string
-	private  []string
+	env     string
+	private []string
+	// holdout, when set, keeps its share of units out of experiments.
+	holdout  *holdout
 	flags    map[string]*flag
 	keys     []string
 	segments map[string]*segment
@@ -82,7 +84,42 @@ type rule struct {
 	id      string
 	index   int
 	clauses []clause
+	// traffic, when set, admits only units whose bucket is in its range.
+	traffic *traffic
 	serve   serve
+}
+
+// bucketer hashes a unit's value under a seed: the bucketing function of
+// docs/bucketing.md, shared by splits, traffic ranges and holdouts.
+type bucketer struct {
+	bucketBy       string
+	byTargetingKey bool
+	// prefix is the hash state after writing seed + ".", copied on every
+	// evaluation so only the unit's value is hashed.
+	prefix xxhash.Digest
+}
+
+func newBucketer(seed, bucketBy string) bucketer {
+	if bucketBy == "" {
+		bucketBy = flagmodel.TargetingKey
+	}
+	b := bucketer{bucketBy: bucketBy, byTargetingKey: bucketBy == flagmodel.TargetingKey}
+	b.prefix.Reset()
+	b.prefix.WriteString(seed)
+	b.prefix.WriteString(".")
+	return b
+}
+
+// traffic is a rule's range of buckets [from, to).
+type traffic struct {
+	bucketer
+	from, to uint32
+}
+
+// holdout is an environment's held-out share: buckets below weight.
+type holdout struct {
+	bucketer
+	weight uint32
 }
 
 // serve is one variant (split == nil) or a split.
@@ -93,11 +130,7 @@ type serve struct {
 }
 
 type split struct {
-	bucketBy       string
-	byTargetingKey bool
-	// prefix is the hash state after writing seed + ".", copied on every
-	// evaluation so only the unit's value is hashed.
-	prefix xxhash.Digest
+	bucketer
 	// upper[i] is the exclusive upper bucket bound of variants[i].
 	upper    []uint32
 	variants []int
@@ -105,6 +138,9 @@ type split struct {
 	missing  *served  // the bucketBy value is missing
 	// alloc is set when the split serves an experiment or a rollout.
 	alloc *Allocation
+	// heldOut is what a default split serving an experiment gives units in
+	// the environment's holdout: its first variant, as DEFAULT, no exposure.
+	heldOut *served
 }
 
 type segment struct {
@@ -221,6 +257,13 @@ func prepareValid(f *flagmodel.File, env string, compiled *flagmodel.Compiled) (
 	for _, e := range f.Environments {
 		if e.Key == env {
 			s.private = append([]string(nil), e.PrivateAttributes...)
+			if h := e.Holdout; h != nil && h.Weight > 0 {
+				seed := h.Seed
+				if seed == "" {
+					seed = "holdout." + env
+				}
+				s.holdout = &holdout{bucketer: newBucketer(seed, h.BucketBy), weight: uint32(h.Weight)}
+			}
 		}
 	}
 	// Segments first (they may reference each other, acyclically), then
@@ -315,7 +358,11 @@ func (s *Snapshot) prepareFlag(m *flagmodel.Flag, env string) (*flag, error) {
 		if id == "" {
 			id = fmt.Sprintf("rules[%d]", i)
 		}
-		fl.rules = append(fl.rules, rule{id: id, index: i, clauses: cs, serve: prepareServe(&r.Serve, m.Key, index)})
+		pr := rule{id: id, index: i, clauses: cs, serve: prepareServe(&r.Serve, m.Key, index)}
+		if t := r.Traffic; t != nil {
+			pr.traffic = &traffic{bucketer: newBucketer(t.Seed, t.BucketBy), from: uint32(t.From), to: uint32(t.To)}
+		}
+		fl.rules = append(fl.rules, pr)
 	}
 	if st.Default != nil {
 		fl.def = prepareServe(st.Default, m.Key, index)
@@ -330,21 +377,14 @@ func prepareServe(m *flagmodel.Serve, flagKey string, index map[string]int) serv
 	if !m.IsSplit() {
 		return serve{variant: index[m.Variant]}
 	}
-	sp := &split{bucketBy: m.BucketBy}
-	if sp.bucketBy == "" {
-		sp.bucketBy = flagmodel.TargetingKey
-	}
-	sp.byTargetingKey = sp.bucketBy == flagmodel.TargetingKey
-	if m.Experiment != "" || m.Rollout != "" {
-		sp.alloc = &Allocation{Experiment: m.Experiment, Rollout: m.Rollout, Unit: sp.bucketBy}
-	}
 	seed := m.Seed
 	if seed == "" {
 		seed = flagKey
 	}
-	sp.prefix.Reset()
-	sp.prefix.WriteString(seed)
-	sp.prefix.WriteString(".")
+	sp := &split{bucketer: newBucketer(seed, m.BucketBy)}
+	if m.Experiment != "" || m.Rollout != "" {
+		sp.alloc = &Allocation{Experiment: m.Experiment, Rollout: m.Rollout, Unit: sp.bucketBy}
+	}
 	var upper uint32
 	for _, w := range m.Split {
 		if w.Weight == 0 {
@@ -526,6 +566,9 @@ func (fl *flag) prepareResults() {
 			sp.results[i].Allocation = sp.alloc
 		}
 		sp.missing = mk(-1, ReasonError, ErrorTargetingKeyMissing, sp.missingMessage(), r)
+		if r == nil && sp.alloc != nil && sp.alloc.Experiment != "" && len(sp.variants) > 0 {
+			sp.heldOut = mk(sp.variants[0], ReasonDefault, 0, "", nil)
+		}
 	}
 	for i := range fl.rules {
 		prep(&fl.rules[i].serve, ReasonTargetingMatch, &fl.rules[i])

@@ -26,6 +26,7 @@ func (s *Snapshot) Update(changed map[string]*flagmodel.Flag, c *flagmodel.Compi
 	ns := &Snapshot{
 		env:      s.env,
 		private:  s.private,
+		holdout:  s.holdout,
 		segments: s.segments,
 		flags:    maps.Clone(s.flags),
 		keys:     s.keys,

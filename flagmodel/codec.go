@@ -58,7 +58,7 @@ func Parse(data []byte) (*File, error) {
 var yamlFieldNotFound = regexp.MustCompile(`field (\S+) not found in type flagmodel\.(\w+)`)
 var yamlTypeName = regexp.MustCompile(`into flagmodel\.(\w+)`)
 
-func decodeYAML(data []byte, f *File) error {
+func decodeYAML(data []byte, f any) error {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(f); err != nil {
@@ -103,11 +103,15 @@ func describeType(goName string) string {
 		return "segment rule"
 	case "ValueType":
 		return "value type"
+	case "ExperimentMetrics":
+		return "experiment metrics"
+	case "CUPED":
+		return "cuped settings"
 	}
 	return strings.ToLower(goName)
 }
 
-func decodeJSON(data []byte, f *File) error {
+func decodeJSON(data []byte, f any) error {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(f); err != nil {

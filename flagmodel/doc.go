@@ -1,7 +1,8 @@
 // Package flagmodel is Weir's data model: environments, flags with typed
 // variants, per-environment flag state (targets, prerequisites, ordered rules,
-// default serve), segments, clauses and splits. It also defines the
-// flags-as-code file format, in YAML and in JSON, and validates it.
+// default serve), segments, clauses and splits, and the metrics and
+// experiments that measure flags. It also defines the flags-as-code file
+// format, in YAML and in JSON, and validates it.
 //
 // The package is pure: it parses bytes and checks values, and never performs
 // I/O. Parse decodes a file strictly (unknown fields are errors, duplicate
@@ -13,6 +14,11 @@
 //	flags[3] "new-checkout": environments.production.rules[1].when[0].op: unknown operator "startwith" (did you mean "startsWith"?)
 //
 // A File that passes Validate can be prepared for evaluation by package eval.
+//
+// Metrics may be declared in a File. Experiments are not part of it: they
+// have a lifecycle of their own and are read with ParseExperiment and
+// checked with Experiment.Validate, which also checks their references when
+// given the configuration they belong to.
 //
 // Split weights are written in percent with up to three decimals (12.5 means
 // 12.5%) and are held as integers in thousandths of a percent (12500), so

@@ -1,11 +1,13 @@
 package flagmodel
 
 // File is a flags-as-code document: the environments it targets, reusable
-// segments and flags. The same shape is read from YAML and from JSON.
+// segments, flags and the metrics experiments measure. The same shape is
+// read from YAML and from JSON.
 type File struct {
 	Environments []Environment `json:"environments,omitempty" yaml:"environments,omitempty"`
 	Segments     []Segment     `json:"segments,omitempty" yaml:"segments,omitempty"`
 	Flags        []Flag        `json:"flags,omitempty" yaml:"flags,omitempty"`
+	Metrics      []Metric      `json:"metrics,omitempty" yaml:"metrics,omitempty"`
 }
 
 // Environment is an isolated set of flag states (development, staging,

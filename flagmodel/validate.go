@@ -116,6 +116,7 @@ func (f *File) ValidateCompiled() (*Compiled, error) {
 		v.flag(i)
 	}
 	v.prerequisiteCycles()
+	v.metrics()
 	if len(v.problems) == 0 {
 		return &Compiled{Regexps: v.compiled}, nil
 	}

@@ -93,6 +93,8 @@ func newRootCmd(s streams) *cobra.Command {
 		newKeysCmd(s),
 		newAuditCmd(s),
 		newEventsCmd(s),
+		newExperimentCmd(s),
+		newMetricCmd(s),
 	)
 	return root
 }

@@ -21,6 +21,8 @@ func Apply(base *store.Config, cs *store.Changeset, committed store.Committed) (
 		Environments: append([]store.Versioned[flagmodel.Environment](nil), base.Environments...),
 		Segments:     append([]store.Versioned[flagmodel.Segment](nil), base.Segments...),
 		Flags:        append([]store.Versioned[flagmodel.Flag](nil), base.Flags...),
+		Metrics:      append([]store.Versioned[flagmodel.Metric](nil), base.Metrics...),
+		Experiments:  append([]store.Versioned[flagmodel.Experiment](nil), base.Experiments...),
 		AuditSeq:     committed.AuditSeq,
 	}
 	flagIdx := func(key string) int {
@@ -72,11 +74,23 @@ func Apply(base *store.Config, cs *store.Changeset, committed store.Committed) (
 				states[c.Env] = &st
 			}
 			out.Flags[j].Value.Environments = states
+		case store.KindMetric:
+			out.Metrics = upsert(out.Metrics, c.Key, c.Delete, func(m flagmodel.Metric) string { return m.Key },
+				func() store.Versioned[flagmodel.Metric] {
+					return store.Versioned[flagmodel.Metric]{Value: *c.Metric, Version: v}
+				})
+		case store.KindExperiment:
+			out.Experiments = upsert(out.Experiments, c.Key, c.Delete, func(e flagmodel.Experiment) string { return e.Key },
+				func() store.Versioned[flagmodel.Experiment] {
+					return store.Versioned[flagmodel.Experiment]{Value: *c.Experiment, Version: v}
+				})
 		}
 	}
 	sort.Slice(out.Environments, func(i, j int) bool { return out.Environments[i].Value.Key < out.Environments[j].Value.Key })
 	sort.Slice(out.Segments, func(i, j int) bool { return out.Segments[i].Value.Key < out.Segments[j].Value.Key })
 	sort.Slice(out.Flags, func(i, j int) bool { return out.Flags[i].Value.Key < out.Flags[j].Value.Key })
+	sort.Slice(out.Metrics, func(i, j int) bool { return out.Metrics[i].Value.Key < out.Metrics[j].Value.Key })
+	sort.Slice(out.Experiments, func(i, j int) bool { return out.Experiments[i].Value.Key < out.Experiments[j].Value.Key })
 	return out, nil
 }
 

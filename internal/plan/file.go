@@ -7,7 +7,8 @@ import (
 
 // FileOf turns the stored configuration into a flags file: what `weir
 // export` prints and what snapshots are prepared from. Flag states keep
-// their versions. Only environments in envFilter are kept when it is not
+// their versions. Metrics are included; experiments, which have a
+// lifecycle of their own, are not. Only environments in envFilter are kept when it is not
 // empty.
 func FileOf(cfg *store.Config, envFilter ...string) *flagmodel.File {
 	keep := func(env string) bool {
@@ -43,6 +44,9 @@ func FileOf(cfg *store.Config, envFilter ...string) *flagmodel.File {
 			}
 		}
 		f.Flags = append(f.Flags, v)
+	}
+	for _, m := range cfg.Metrics {
+		f.Metrics = append(f.Metrics, m.Value)
 	}
 	return f
 }
@@ -103,5 +107,17 @@ func Merge(current *store.Config, desired *flagmodel.File, opts Options) *flagmo
 		flags = append(flags, nf)
 	}
 	merged.Flags = flags
+
+	wantMetric := map[string]bool{}
+	for _, m := range desired.Metrics {
+		wantMetric[m.Key] = true
+	}
+	var metrics []flagmodel.Metric
+	for _, m := range merged.Metrics {
+		if !wantMetric[m.Key] && !opts.Prune {
+			metrics = append(metrics, m)
+		}
+	}
+	merged.Metrics = append(metrics, desired.Metrics...)
 	return merged
 }

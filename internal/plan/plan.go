@@ -1,7 +1,7 @@
 // Package plan computes what applying a desired flags file to the current
 // configuration would change: which environments, segments, flag
-// definitions and flag states are created, changed, deleted or left
-// unchanged, each with a readable diff. It is pure: it compares values and
+// definitions, flag states and metrics are created, changed, deleted or
+// left unchanged, each with a readable diff. It is pure: it compares values and
 // builds a store.Changeset, and the caller commits it.
 //
 // Planning is declarative and idempotent. Objects named in the desired file
@@ -50,15 +50,15 @@ type Item struct {
 }
 
 // Plan is the list of items, in a stable order: environments, segments,
-// flag definitions and states, each sorted by key.
+// flag definitions and states, metrics, each sorted by key.
 type Plan struct {
 	Items []Item `json:"items"`
 }
 
 // Options tune planning.
 type Options struct {
-	// Prune deletes segments and flags that exist but are not in the
-	// desired file.
+	// Prune deletes segments, flags and metrics that exist but are not in
+	// the desired file.
 	Prune bool
 }
 
@@ -161,6 +161,21 @@ func Compute(current *store.Config, desired *flagmodel.File, opts Options) (*Pla
 		}
 	}
 
+	curMetrics := map[string]store.Versioned[flagmodel.Metric]{}
+	for _, m := range current.Metrics {
+		curMetrics[m.Value.Key] = m
+	}
+	wantMetrics := map[string]bool{}
+	for _, m := range sortedMetrics(desired.Metrics) {
+		wantMetrics[m.Key] = true
+		cur, ok := curMetrics[m.Key]
+		m := m
+		if err := p.add(store.KindMetric, m.Key, "", ok, cur.Value, cur.Version, &m,
+			func(c *store.Change) { c.Metric = &m }); err != nil {
+			return nil, err
+		}
+	}
+
 	if opts.Prune {
 		for _, f := range current.Flags {
 			if !wantFlags[f.Value.Key] {
@@ -185,6 +200,13 @@ func Compute(current *store.Config, desired *flagmodel.File, opts Options) (*Pla
 				p.Items = append(p.Items, Item{Op: OpDelete, Kind: store.KindSegment, Key: s.Value.Key, Version: s.Version,
 					Diff:   []string{"- segment " + s.Value.Key},
 					change: &store.Change{Kind: store.KindSegment, Key: s.Value.Key, ExpectedVersion: s.Version, Delete: true}})
+			}
+		}
+		for _, m := range current.Metrics {
+			if !wantMetrics[m.Value.Key] {
+				p.Items = append(p.Items, Item{Op: OpDelete, Kind: store.KindMetric, Key: m.Value.Key, Version: m.Version,
+					Diff:   []string{"- metric " + m.Value.Key},
+					change: &store.Change{Kind: store.KindMetric, Key: m.Value.Key, ExpectedVersion: m.Version, Delete: true}})
 			}
 		}
 	}
@@ -241,6 +263,12 @@ func sortedEnvs(in []flagmodel.Environment) []flagmodel.Environment {
 
 func sortedSegments(in []flagmodel.Segment) []flagmodel.Segment {
 	out := append([]flagmodel.Segment(nil), in...)
+	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
+	return out
+}
+
+func sortedMetrics(in []flagmodel.Metric) []flagmodel.Metric {
+	out := append([]flagmodel.Metric(nil), in...)
 	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
 	return out
 }

@@ -47,6 +47,9 @@ func configOf(f *flagmodel.File) *store.Config {
 		}
 		cfg.Flags = append(cfg.Flags, store.Versioned[flagmodel.Flag]{Value: fl, Version: 1})
 	}
+	for _, m := range f.Metrics {
+		cfg.Metrics = append(cfg.Metrics, store.Versioned[flagmodel.Metric]{Value: m, Version: 1})
+	}
 	return cfg
 }
 
@@ -143,5 +146,64 @@ flags:
 	fl := merged.Flags[0]
 	if fl.Environments["staging"] == nil || fl.Environments["production"].Enabled {
 		t.Errorf("merged states %+v", fl.Environments)
+	}
+}
+
+func TestMetricsArePlannedLikeSegments(t *testing.T) {
+	const withMetrics = file + `
+metrics:
+  - {key: purchase, type: conversion, event: purchase}
+  - {key: revenue, type: sum, event: purchase}
+`
+	cur := configOf(parse(t, withMetrics))
+	if f := FileOf(cur); len(f.Metrics) != 2 {
+		t.Fatalf("FileOf lost the metrics: %+v", f.Metrics)
+	}
+	changed := strings.Replace(withMetrics, "type: sum", "type: mean", 1)
+	p, err := Compute(cur, parse(t, changed), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ops []string
+	for _, it := range p.Items {
+		if it.Kind == store.KindMetric {
+			ops = append(ops, string(it.Op)+" "+it.Key+" "+strings.Join(it.Diff, ","))
+		}
+	}
+	want := []string{"unchanged purchase ", `update revenue - type: "sum",+ type: "mean"`}
+	if strings.Join(ops, "|") != strings.Join(want, "|") {
+		t.Errorf("metric items %q, want %q", ops, want)
+	}
+	// A file without metrics leaves them alone unless pruning.
+	p, _ = Compute(cur, parse(t, file), Options{})
+	if !p.Empty() {
+		t.Errorf("a file without metrics changed something: %+v", p.Items)
+	}
+	p, _ = Compute(cur, parse(t, file), Options{Prune: true})
+	if c := p.Counts(); c[OpDelete] != 2 {
+		t.Errorf("pruning a file without metrics: %v, want both metrics deleted", c)
+	}
+	if merged := Merge(cur, parse(t, file), Options{}); len(merged.Metrics) != 2 {
+		t.Errorf("Merge without pruning kept %d metrics, want 2", len(merged.Metrics))
+	}
+}
+
+func TestApplyFollowsMetricAndExperimentChanges(t *testing.T) {
+	base := configOf(parse(t, file))
+	exp := flagmodel.Experiment{Key: "x", Environment: "production", Flag: "checkout", Control: "off", Treatments: []string{"on"}}
+	cs := &store.Changeset{Changes: []store.Change{
+		{Kind: store.KindMetric, Key: "purchase", Metric: &flagmodel.Metric{Key: "purchase", Type: flagmodel.MetricCount, Event: "purchase"}},
+		{Kind: store.KindExperiment, Key: "x", Experiment: &exp},
+	}}
+	next, err := Apply(base, cs, store.Committed{Versions: []int64{1, 1}, AuditSeq: 9})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(next.Metrics) != 1 || len(next.Experiments) != 1 || next.Experiments[0].Value.Key != "x" || len(base.Experiments) != 0 {
+		t.Fatalf("Apply: metrics %+v, experiments %+v (base experiments %d)", next.Metrics, next.Experiments, len(base.Experiments))
+	}
+	del := &store.Changeset{Changes: []store.Change{{Kind: store.KindExperiment, Key: "x", Delete: true}}}
+	if after, _ := Apply(next, del, store.Committed{Versions: []int64{2}, AuditSeq: 10}); len(after.Experiments) != 0 {
+		t.Errorf("a deleted experiment stayed: %+v", after.Experiments)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/weirhq/weir/eval"
 	"github.com/weirhq/weir/flagmodel"
 	"github.com/weirhq/weir/internal/auth"
+	"github.com/weirhq/weir/internal/experiment"
 	"github.com/weirhq/weir/internal/plan"
 	"github.com/weirhq/weir/internal/store"
 )
@@ -47,6 +48,7 @@ func (s *Server) registerRoutes() {
 	s.handle("POST", "/api/v1/keys", true, s.createKey)
 	s.handle("DELETE", "/api/v1/keys/{id}", true, s.revokeKey)
 	s.handle("GET", "/api/v1/audit", true, s.auditLog)
+	s.registerExperiments()
 	s.registerOFREP()
 	s.registerSDK()
 	s.registerEvents()
@@ -70,6 +72,9 @@ func (s *Server) change(ctx context.Context, desired *flagmodel.File, opts plan.
 	merged := plan.Merge(cur, desired, opts)
 	compiled, err := merged.ValidateCompiled()
 	if err != nil {
+		return nil, nil, err
+	}
+	if err := experiment.Check(merged, cur.Experiments); err != nil {
 		return nil, nil, err
 	}
 	p, err := plan.Compute(cur, desired, opts)
@@ -304,6 +309,9 @@ func (s *Server) deleteFlag(w http.ResponseWriter, r *http.Request) error {
 	compiled, err := keep.ValidateCompiled()
 	if err != nil {
 		return badRequest("key", "other flags depend on this one as a prerequisite: "+err.Error())
+	}
+	if err := experiment.Check(keep, cfg.Experiments); err != nil {
+		return err
 	}
 	p, err := plan.Compute(cfg, keep, plan.Options{Prune: true})
 	if err != nil {

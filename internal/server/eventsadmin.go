@@ -28,7 +28,7 @@ type statsView struct {
 	Dropped     int64             `json:"senderDropped"`
 	LastEvent   *time.Time        `json:"lastEvent"`
 	Flags       []flagVariantView `json:"flags"`
-	Metrics     []metricView      `json:"metrics"`
+	Metrics     []metricCountView      `json:"metrics"`
 	Intake      intakeView        `json:"intake"`
 }
 
@@ -40,7 +40,7 @@ type flagVariantView struct {
 	Exposures  int64  `json:"exposures"`
 }
 
-type metricView struct {
+type metricCountView struct {
 	Name      string  `json:"name"`
 	Events    int64   `json:"events"`
 	WithValue int64   `json:"withValue"`
@@ -88,7 +88,7 @@ func (s *Server) eventStats(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	v := statsView{Environment: env, From: from, To: to, Exposures: st.Exposures, Tracks: st.Tracks, Batches: st.Batches,
-		Dropped: st.Dropped, Flags: []flagVariantView{}, Metrics: []metricView{}, Intake: s.intake.view(env)}
+		Dropped: st.Dropped, Flags: []flagVariantView{}, Metrics: []metricCountView{}, Intake: s.intake.view(env)}
 	if !st.LastEvent.IsZero() {
 		last := st.LastEvent.UTC()
 		v.LastEvent = &last
@@ -97,7 +97,7 @@ func (s *Server) eventStats(w http.ResponseWriter, r *http.Request) error {
 		v.Flags = append(v.Flags, flagVariantView{Flag: f.Flag, Variant: f.Variant, Experiment: f.Experiment, Rollout: f.Rollout, Exposures: f.Exposures})
 	}
 	for _, m := range st.Metrics {
-		v.Metrics = append(v.Metrics, metricView{Name: m.Name, Events: m.Events, WithValue: m.WithValue, Sum: m.Sum})
+		v.Metrics = append(v.Metrics, metricCountView{Name: m.Name, Events: m.Events, WithValue: m.WithValue, Sum: m.Sum})
 	}
 	writeJSON(w, http.StatusOK, v)
 	return nil

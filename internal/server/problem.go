@@ -10,6 +10,7 @@ import (
 
 	"github.com/weirhq/weir/event"
 	"github.com/weirhq/weir/flagmodel"
+	"github.com/weirhq/weir/internal/experiment"
 	"github.com/weirhq/weir/internal/ingest"
 	"github.com/weirhq/weir/internal/store"
 )
@@ -70,6 +71,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var ve *flagmodel.ValidationError
 	var ce *store.ConflictError
 	var eve *event.ValidationError
+	var refused *experiment.RefusedError
 	switch {
 	case errors.As(err, &re):
 		p.Status, p.Title, p.Detail = re.status, http.StatusText(re.status), re.Error()
@@ -105,6 +107,8 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		p.Status, p.Title, p.Detail = http.StatusConflict, "Version conflict", ce.Error()
 		cur := ce.Current
 		p.CurrentVersion = &cur
+	case errors.As(err, &refused):
+		p.Status, p.Title, p.Detail = http.StatusConflict, "Not allowed now", refused.Error()
 	case errors.Is(err, store.ErrNotFound):
 		p.Status, p.Title, p.Detail = http.StatusNotFound, "Not found", err.Error()
 	case errors.Is(err, store.ErrConflict):

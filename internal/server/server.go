@@ -94,6 +94,8 @@ type Server struct {
 	sdkHeartbeat time.Duration
 	// Event intake (events.go).
 	intake *intake
+	// experimentMu serializes experiment steps (experiments.go).
+	experimentMu sync.Mutex
 }
 
 // snapshotSet is what the server serves: the configuration it was built
@@ -261,6 +263,9 @@ func (s *Server) afterCommit(ctx context.Context, base *store.Config, cs *store.
 	}
 	changed := map[string]*flagmodel.Flag{}
 	for _, c := range cs.Changes {
+		if c.Kind == store.KindMetric || c.Kind == store.KindExperiment {
+			continue // evaluation reads neither
+		}
 		if c.Kind != store.KindFlag && c.Kind != store.KindFlagState {
 			full, err := prepareSet(next)
 			if err != nil {
@@ -280,6 +285,10 @@ func (s *Server) afterCommit(ctx context.Context, base *store.Config, cs *store.
 	}
 	byEnv := make(map[string]*eval.Snapshot, len(set.byEnv))
 	for env, snap := range set.byEnv {
+		if len(changed) == 0 {
+			byEnv[env] = snap
+			continue
+		}
 		ns, err := snap.Update(changed, compiled)
 		if err != nil {
 			return s.reloadLocked(ctx)

@@ -69,6 +69,12 @@ const (
 	KindSegment Kind = "segment"
 	// KindEnvironment: an environment's settings.
 	KindEnvironment Kind = "environment"
+	// KindMetric: a metric definition.
+	KindMetric Kind = "metric"
+	// KindExperiment: an experiment, with its lifecycle state. Lifecycle
+	// steps that change a flag commit the flag state in the same
+	// changeset.
+	KindExperiment Kind = "experiment"
 )
 
 // AnyVersion as an expected version skips the concurrency check.
@@ -89,6 +95,8 @@ type Change struct {
 	State       *flagmodel.FlagState
 	Segment     *flagmodel.Segment
 	Environment *flagmodel.Environment
+	Metric      *flagmodel.Metric
+	Experiment  *flagmodel.Experiment
 }
 
 // Changeset is everything one Commit writes, atomically.
@@ -130,7 +138,9 @@ type Config struct {
 	Segments     []Versioned[flagmodel.Segment]
 	// Flags hold their definitions; Flag.Environments is filled with the
 	// current states, whose Version fields are set.
-	Flags []Versioned[flagmodel.Flag]
+	Flags       []Versioned[flagmodel.Flag]
+	Metrics     []Versioned[flagmodel.Metric]
+	Experiments []Versioned[flagmodel.Experiment]
 	// AuditSeq is the last audit sequence number the snapshot includes, so
 	// a reader can tell whether it has caught up with a notification.
 	AuditSeq int64

@@ -67,11 +67,21 @@ func checkChange(ch store.Change) ([]byte, error) {
 		set++
 		content, contentKey = ch.Environment, ch.Environment.Key
 	}
+	if ch.Metric != nil {
+		set++
+		content, contentKey = ch.Metric, ch.Metric.Key
+	}
+	if ch.Experiment != nil {
+		set++
+		content, contentKey = ch.Experiment, ch.Experiment.Key
+	}
 	want := map[store.Kind]bool{
 		store.KindFlag:        ch.Flag != nil,
 		store.KindFlagState:   ch.State != nil,
 		store.KindSegment:     ch.Segment != nil,
 		store.KindEnvironment: ch.Environment != nil,
+		store.KindMetric:      ch.Metric != nil,
+		store.KindExperiment:  ch.Experiment != nil,
 	}
 	matches, known := want[ch.Kind]
 	switch {

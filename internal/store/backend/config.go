@@ -19,9 +19,10 @@ type Row struct {
 }
 
 // BuildConfig assembles the current configuration from its rows, in any
-// order: environments, segments and flags sorted by key, each flag's
-// Environments filled with its current states (Version set). States whose
-// flag is missing cannot occur (Commit forbids them) and are skipped.
+// order: environments, segments, flags, metrics and experiments sorted by
+// key, each flag's Environments filled with its current states (Version
+// set). States whose flag is missing cannot occur (Commit forbids them) and
+// are skipped.
 func BuildConfig(rows []Row, auditSeq int64) (*store.Config, error) {
 	cfg := &store.Config{AuditSeq: auditSeq}
 	flags := map[string]int{}
@@ -44,6 +45,14 @@ func BuildConfig(rows []Row, auditSeq int64) (*store.Config, error) {
 			cfg.Flags = append(cfg.Flags, store.Versioned[flagmodel.Flag]{Value: v, Version: r.Version})
 		case store.KindFlagState:
 			states = append(states, r)
+		case store.KindMetric:
+			var v flagmodel.Metric
+			err = json.Unmarshal(r.Content, &v)
+			cfg.Metrics = append(cfg.Metrics, store.Versioned[flagmodel.Metric]{Value: v, Version: r.Version})
+		case store.KindExperiment:
+			var v flagmodel.Experiment
+			err = json.Unmarshal(r.Content, &v)
+			cfg.Experiments = append(cfg.Experiments, store.Versioned[flagmodel.Experiment]{Value: v, Version: r.Version})
 		}
 		if err != nil {
 			return nil, fmt.Errorf("decode %s version %d: %w", Target(r.Kind, r.Key, r.Env), r.Version, err)
@@ -68,5 +77,7 @@ func BuildConfig(rows []Row, auditSeq int64) (*store.Config, error) {
 	sort.Slice(cfg.Environments, func(i, j int) bool { return cfg.Environments[i].Value.Key < cfg.Environments[j].Value.Key })
 	sort.Slice(cfg.Segments, func(i, j int) bool { return cfg.Segments[i].Value.Key < cfg.Segments[j].Value.Key })
 	sort.Slice(cfg.Flags, func(i, j int) bool { return cfg.Flags[i].Value.Key < cfg.Flags[j].Value.Key })
+	sort.Slice(cfg.Metrics, func(i, j int) bool { return cfg.Metrics[i].Value.Key < cfg.Metrics[j].Value.Key })
+	sort.Slice(cfg.Experiments, func(i, j int) bool { return cfg.Experiments[i].Value.Key < cfg.Experiments[j].Value.Key })
 	return cfg, nil
 }
