@@ -28,7 +28,7 @@ type statsView struct {
 	Dropped     int64             `json:"senderDropped"`
 	LastEvent   *time.Time        `json:"lastEvent"`
 	Flags       []flagVariantView `json:"flags"`
-	Metrics     []metricCountView      `json:"metrics"`
+	Metrics     []metricCountView `json:"metrics"`
 	Intake      intakeView        `json:"intake"`
 }
 
