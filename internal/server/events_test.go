@@ -603,3 +603,30 @@ func eventuallyServer(t *testing.T, what string, cond func() bool) {
 		time.Sleep(2 * time.Millisecond)
 	}
 }
+
+func TestSDKSnapshotsCarryThePrivateAttributesAndThePropertyAllowList(t *testing.T) {
+	f := newEventFixture(t, server.Options{}, ingest.Options{})
+	req, _ := http.NewRequest("GET", f.ts.URL+"/sdk/v1/snapshot", nil)
+	req.Header.Set("X-API-Key", f.prodKey)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var snap struct {
+		File struct {
+			Environments []struct {
+				Key               string   `json:"key"`
+				PrivateAttributes []string `json:"privateAttributes"`
+				EventProperties   []string `json:"eventProperties"`
+			} `json:"environments"`
+		} `json:"file"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&snap); err != nil {
+		t.Fatal(err)
+	}
+	envs := snap.File.Environments
+	if len(envs) != 1 || fmt.Sprint(envs[0].PrivateAttributes) != "[email]" || fmt.Sprint(envs[0].EventProperties) != "[plan]" {
+		t.Fatalf("environments %+v: SDKs need both lists to keep what the intake would drop in the application", envs)
+	}
+}

@@ -237,7 +237,10 @@ func sdkFile(cfg *store.Config, env string) (*flagmodel.File, map[string]int64) 
 	full := plan.FileOf(cfg, env)
 	out := &flagmodel.File{}
 	for _, e := range full.Environments {
-		out.Environments = append(out.Environments, flagmodel.Environment{Key: e.Key, PrivateAttributes: e.PrivateAttributes})
+		// Private attributes and the property allow-list let SDKs keep
+		// what the intake would not store from ever leaving the application.
+		out.Environments = append(out.Environments, flagmodel.Environment{Key: e.Key, PrivateAttributes: e.PrivateAttributes,
+			EventProperties: e.EventProperties})
 	}
 	for _, sg := range full.Segments {
 		sg.Description = ""
