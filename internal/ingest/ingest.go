@@ -246,20 +246,47 @@ func (p *Pipeline) run() {
 		for _, it := range group {
 			batches = append(batches, it.batch)
 		}
-		dup, err := p.append(batches)
+		outcomes := p.storeGroup(batches)
 		p.release(events)
+		stored, dup := group[:0:0], []bool(nil)
 		for i, it := range group {
-			if err != nil {
-				it.done <- outcome{err: err}
-			} else {
-				it.done <- outcome{dup: dup[i]}
+			it.done <- outcomes[i]
+			if outcomes[i].err == nil {
+				stored = append(stored, it)
+				dup = append(dup, outcomes[i].dup)
 			}
 		}
-		if err == nil {
-			p.tails.publish(group, dup)
-		}
+		p.tails.publish(stored, dup)
 		clear(batches) // let the stored events be collected
 	}
+}
+
+// storeGroup stores a group in one transaction and returns each batch's
+// outcome. When the store refuses the group as invalid (a batch of an
+// environment deleted since it was queued, say), one bad batch must not
+// sink the others: each is then stored in a transaction of its own.
+func (p *Pipeline) storeGroup(batches []store.EventBatch) []outcome {
+	out := make([]outcome, len(batches))
+	dup, err := p.append(batches)
+	if errors.Is(err, store.ErrInvalid) && len(batches) > 1 {
+		for i := range batches {
+			d, err := p.append(batches[i : i+1])
+			if err != nil {
+				out[i].err = err
+			} else {
+				out[i].dup = d[0]
+			}
+		}
+		return out
+	}
+	for i := range out {
+		if err != nil {
+			out[i].err = err
+		} else {
+			out[i].dup = dup[i]
+		}
+	}
+	return out
 }
 
 // take waits for queued batches and removes a group of them from the

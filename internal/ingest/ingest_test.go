@@ -32,6 +32,9 @@ type fakeStore struct {
 	fail     error
 	gate     chan struct{}
 	entered  chan struct{}
+	// gone names an environment the store no longer has: a call with a
+	// batch of it stores nothing and is ErrInvalid, as the real stores do.
+	gone string
 }
 
 func newFakeStore() *fakeStore {
@@ -55,6 +58,11 @@ func (s *fakeStore) AppendEvents(ctx context.Context, batches []store.EventBatch
 	s.calls = append(s.calls, len(batches))
 	if s.fail != nil {
 		return nil, s.fail
+	}
+	for _, b := range batches {
+		if b.Env == s.gone {
+			return nil, fmt.Errorf("environment %q does not exist: %w", b.Env, store.ErrInvalid)
+		}
 	}
 	dup := make([]bool, len(batches))
 	for i, b := range batches {
@@ -311,6 +319,46 @@ func TestAStoreErrorReachesEverySubmitterOfTheGroupAndNoneIsAcknowledged(t *test
 	}
 	if n := len(st.stored()); n != 0 {
 		t.Fatalf("%d batches stored", n)
+	}
+}
+
+func TestABatchTheStoreRefusesAsInvalidDoesNotSinkTheOthersInItsGroup(t *testing.T) {
+	st := newFakeStore()
+	st.gone = "staging"
+	p := newPipeline(t, st, ingest.Options{})
+	st.hold()
+	var wg sync.WaitGroup
+	errs := map[string]error{}
+	var mu sync.Mutex
+	submit := func(env *flagmodel.Environment, id string) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := p.Submit(context.Background(), env, batch(id, 2), now)
+			mu.Lock()
+			errs[id] = err
+			mu.Unlock()
+		}()
+	}
+	submit(production, "first")
+	<-st.entered
+	submit(production, "good-1")
+	submit(staging, "of-a-deleted-environment")
+	submit(production, "good-2")
+	eventually(t, "three batches are queued", func() bool { return p.Waiting() == 3 })
+	st.letGo()
+	wg.Wait()
+	for id, err := range errs {
+		if id == "of-a-deleted-environment" {
+			if !errors.Is(err, store.ErrInvalid) {
+				t.Errorf("%s: %v, want ErrInvalid", id, err)
+			}
+		} else if err != nil {
+			t.Errorf("%s: %v, want stored", id, err)
+		}
+	}
+	if n := len(st.stored()); n != 3 {
+		t.Fatalf("%d batches stored, want the 3 good ones", n)
 	}
 }
 
