@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -606,4 +608,24 @@ func metricValue(t *testing.T, reg *prometheus.Registry, name string) float64 {
 	}
 	t.Fatalf("metric %s is not registered", name)
 	return 0
+}
+
+func TestStoredPropertiesAreTheJSONOfTheAllowedOnes(t *testing.T) {
+	env := &flagmodel.Environment{Key: "production", EventProperties: []string{"s", "n", "b", "big", "tiny", "esc", "neg"}}
+	props := map[string]any{"s": "pro \"plan\" <b>", "n": 3.0, "b": true, "big": 1e21, "tiny": 1e-7, "esc": "é\n", "neg": -0.5, "other": "x"}
+	st := newFakeStore()
+	p := newPipeline(t, st, ingest.Options{})
+	b := &event.Batch{ID: "json", Events: []event.Event{{Kind: event.KindTrack, Time: now, Unit: "u", Name: "n", Properties: props}}}
+	if _, err := p.Submit(context.Background(), env, b, now); err != nil {
+		t.Fatal(err)
+	}
+	got := st.stored()["production/json"].Tracks[0].Properties
+	delete(props, "other")
+	var back map[string]any
+	if err := json.Unmarshal(got, &back); err != nil || !reflect.DeepEqual(back, props) {
+		t.Fatalf("stored %s, which decodes to %v (%v), want %v", got, back, err, props)
+	}
+	if want := `{"b":true,"big":1e+21,"esc":"é\n","n":3,"neg":-0.5,"s":"pro \"plan\" <b>","tiny":1e-7}`; string(got) != want {
+		t.Fatalf("stored %s, want %s (sorted keys, numbers as encoding/json writes them)", got, want)
+	}
 }

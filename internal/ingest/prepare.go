@@ -9,11 +9,13 @@ import (
 	"fmt"
 	"hash"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 
 	"github.com/weirhq/weir/event"
 	"github.com/weirhq/weir/flagmodel"
+	"github.com/weirhq/weir/internal/jsonappend"
 	"github.com/weirhq/weir/internal/store"
 )
 
@@ -152,32 +154,52 @@ func prepare(env *flagmodel.Environment, b *event.Batch, received time.Time, key
 }
 
 // allowedProperties encodes the properties env allows as a JSON object
-// (nil when none is left) and counts the others. A private attribute is
-// never kept, even when the allow-list names it.
+// with sorted keys (nil when none is left) and counts the others. A
+// private attribute is never kept, even when the allow-list names it.
+//
+// The object is appended by hand: json.Marshal of a map was a fifth of
+// the intake's CPU time per track event.
 func allowedProperties(env *flagmodel.Environment, props map[string]any) (json.RawMessage, int) {
 	if len(props) == 0 {
 		return nil, 0
 	}
-	var kept map[string]any
+	var buf [8]string
+	kept := buf[:0]
 	dropped := 0
-	for name, v := range props {
+	for name := range props {
 		if !slices.Contains(env.EventProperties, name) || slices.Contains(env.PrivateAttributes, name) {
 			dropped++
 			continue
 		}
-		if kept == nil {
-			kept = make(map[string]any, len(props))
-		}
-		kept[name] = v
+		kept = append(kept, name)
 	}
-	if kept == nil {
+	if len(kept) == 0 {
 		return nil, dropped
 	}
-	raw, err := json.Marshal(kept) // sorted keys: equal properties, equal bytes
-	if err != nil {
-		// Validated properties are scalars; if one still cannot be
-		// encoded, keeping none is the safe side.
-		return nil, len(props)
+	slices.Sort(kept) // equal properties, equal bytes
+	b := make([]byte, 0, 24*len(kept))
+	b = append(b, '{')
+	for i, name := range kept {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = jsonappend.String(b, name)
+		b = append(b, ':')
+		switch v := props[name].(type) {
+		case string:
+			b = jsonappend.String(b, v)
+		case bool:
+			b = strconv.AppendBool(b, v)
+		case float64:
+			var ok bool
+			if b, ok = jsonappend.Float(b, v); !ok {
+				return nil, len(props)
+			}
+		default:
+			// Validated properties are scalars; if one still is not,
+			// keeping none is the safe side.
+			return nil, len(props)
+		}
 	}
-	return raw, dropped
+	return append(b, '}'), dropped
 }

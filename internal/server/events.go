@@ -84,6 +84,8 @@ type intake struct {
 	maxDecoded int64
 	limiter    *keyLimiter
 	started    time.Time
+	// names interns the strings every event repeats (see decodeBatchFast).
+	names *nameTable
 	// decoding bounds the batches being read and decoded at once: the
 	// queue bounds what waits to be stored, this bounds what is on its
 	// way there, whatever the number of connections.
@@ -140,6 +142,7 @@ func (s *Server) newIntake(opts Options) (*intake, error) {
 		maxDecoded: opts.MaxEventDecodedBytes,
 		started:    time.Now(),
 		decoding:   make(chan struct{}, max(4, 2*runtime.GOMAXPROCS(0))),
+		names:      &nameTable{names: map[string]string{}},
 	}
 	if in.limits == (event.Limits{}) {
 		in.limits = event.DefaultLimits()
@@ -289,9 +292,12 @@ func (in *intake) decode(r *http.Request, keyID string) (*event.Batch, time.Time
 	if err := in.readBody(r, buf); err != nil {
 		return nil, time.Time{}, rejection(err), err
 	}
-	b, err := event.Decode(bytes.NewReader(buf.Bytes()), in.limits)
-	if err != nil {
-		return nil, time.Time{}, rejection(err), err
+	b, ok := decodeBatchFast(buf.Bytes(), in.limits, in.names)
+	if !ok {
+		var err error
+		if b, err = event.Decode(bytes.NewReader(buf.Bytes()), in.limits); err != nil {
+			return nil, time.Time{}, rejection(err), err
+		}
 	}
 	received := time.Now()
 	b.CorrectClock(received)

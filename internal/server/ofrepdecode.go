@@ -57,6 +57,9 @@ type flatDecoder struct {
 	b     []byte
 	i     int
 	names *nameTable // nil: no interning
+	// local, when set, interns names for one body without a lock, before
+	// names is asked (event batches repeat a few names thousands of times).
+	local map[string]string
 }
 
 // nameTable interns attribute names: a service sees few distinct names
@@ -183,6 +186,17 @@ func (d *flatDecoder) name() (string, bool) {
 	if !ok {
 		return "", false
 	}
+	if d.local != nil {
+		if s, ok := d.local[string(raw)]; ok { // no allocation for the lookup
+			return s, true
+		}
+		s := string(raw)
+		if d.names != nil {
+			s = d.names.intern(raw)
+		}
+		d.local[s] = s
+		return s, true
+	}
 	if d.names != nil {
 		return d.names.intern(raw), true
 	}
@@ -227,6 +241,15 @@ func (d *flatDecoder) rawString() ([]byte, bool) {
 // number decodes a JSON number (-?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?),
 // checking the grammar first: strconv accepts more (hex, "inf").
 func (d *flatDecoder) number() (any, bool) {
+	f, ok := d.float()
+	if !ok {
+		return nil, false
+	}
+	return f, true
+}
+
+// float decodes a JSON number into a float64, without boxing it.
+func (d *flatDecoder) float() (float64, bool) {
 	start := d.i
 	d.consume('-')
 	digits := func() int {
@@ -239,25 +262,25 @@ func (d *flatDecoder) number() (any, bool) {
 	}
 	if d.consume('0') {
 		if d.i < len(d.b) && d.b[d.i] >= '0' && d.b[d.i] <= '9' {
-			return nil, false
+			return 0, false
 		}
 	} else if digits() == 0 {
-		return nil, false
+		return 0, false
 	}
 	if d.consume('.') && digits() == 0 {
-		return nil, false
+		return 0, false
 	}
 	if d.consume('e') || d.consume('E') {
 		if !d.consume('+') {
 			d.consume('-')
 		}
 		if digits() == 0 {
-			return nil, false
+			return 0, false
 		}
 	}
 	f, err := strconv.ParseFloat(string(d.b[start:d.i]), 64)
 	if err != nil {
-		return nil, false
+		return 0, false
 	}
 	return f, true
 }
