@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"sort"
@@ -674,4 +675,27 @@ func BenchmarkEventBatch(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(n)/1000, "ns/event")
+}
+
+func TestASenderThatGivesUpIsNotLoggedAsAServerError(t *testing.T) {
+	var logs bytes.Buffer
+	f := newEventFixture(t, server.Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))}, ingest.Options{})
+	f.events.mu.Lock()
+	gate := make(chan struct{})
+	f.events.gate = gate
+	f.events.mu.Unlock()
+	defer close(gate)
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "POST", f.ts.URL+"/events/v1/batch", strings.NewReader(eventBatch("gives-up", 2)))
+	req.Header.Set("X-API-Key", f.prodKey)
+	if _, err := http.DefaultClient.Do(req); err == nil {
+		t.Fatal("the request was answered while the store held it")
+	}
+	eventuallyServer(t, "the abandoned batch is counted", func() bool {
+		return f.metric(`weir_event_intake_batches_total{reason="error",result="failed"}`) == 1
+	})
+	if strings.Contains(logs.String(), "level=ERROR") {
+		t.Fatalf("an abandoned request was logged as an error:\n%s", logs.String())
+	}
 }

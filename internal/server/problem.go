@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -115,6 +116,10 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		p.Status, p.Title, p.Detail = http.StatusConflict, "Version conflict", err.Error()
 	case errors.Is(err, store.ErrInvalid):
 		p.Status, p.Title, p.Detail = http.StatusUnprocessableEntity, "Invalid change", err.Error()
+	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
+		// The client went away (an event batch may still be stored; its
+		// retry will say so). Nobody reads this answer: no error log.
+		p.Status, p.Title, p.Detail = http.StatusServiceUnavailable, "Request abandoned", "the request was abandoned before it completed"
 	case errors.Is(err, store.ErrUnavailable):
 		p.Status, p.Title, p.Detail = http.StatusServiceUnavailable, "Store unavailable", "the database cannot be reached; retry later"
 	default:
