@@ -70,16 +70,19 @@ func (p *Provider) InitWithContext(ctx context.Context, _ of.EvaluationContext) 
 	return p.client.WaitReady(ctx)
 }
 
-// Shutdown stops the client.
+// Shutdown closes the client, which sends the events it still holds for
+// up to sdk.DefaultCloseTimeout.
 func (p *Provider) Shutdown() { _ = p.ShutdownWithContext(context.Background()) }
 
-// ShutdownWithContext stops the client.
-func (p *Provider) ShutdownWithContext(context.Context) error {
+// ShutdownWithContext closes the client, which sends the events it still
+// holds until ctx is done (see sdk.Client.Close).
+func (p *Provider) ShutdownWithContext(ctx context.Context) error {
+	var err error
 	p.once.Do(func() {
 		p.remove()
-		_ = p.client.Close()
+		err = p.client.Close(ctx)
 	})
-	return nil
+	return err
 }
 
 func (p *Provider) onChange(ch sdk.Change) {
