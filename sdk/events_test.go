@@ -571,3 +571,25 @@ func TestADeduplicatedExposureDoesNotAllocate(t *testing.T) {
 		t.Errorf("%d exposures recorded, want 2", s.Recorded)
 	}
 }
+
+// Whatever an application passes to Track, the client never panics, and it
+// either refuses the event as invalid or records one the intake accepts
+// (the fake intake fails the test on any invalid batch).
+func FuzzTrack(f *testing.F) {
+	in := newIntake(f)
+	c := in.client(f, sdk.WithEventBufferSize(100_000))
+	f.Cleanup(func() {
+		closeClient(f, c)
+		checkBalance(f, c.EventStats())
+	})
+	f.Add("purchase", "user-42", 12.5, "plan", "pro")
+	f.Add("", "", math.NaN(), "email", "x")
+	f.Add("a.b:c-d_e", "u", math.Inf(-1), "", "")
+	f.Add("bought it", "ünïcødé", -0.0, "bad name", string(make([]byte, 300)))
+	f.Fuzz(func(t *testing.T, name, unit string, value float64, prop, propValue string) {
+		err := c.Track(name, unit, sdk.WithValue(value), sdk.WithProperties(map[string]any{prop: propValue, "amount": value}))
+		if err != nil && !errors.Is(err, sdk.ErrInvalidEvent) {
+			t.Fatalf("Track = %v, want nil or ErrInvalidEvent", err)
+		}
+	})
+}
