@@ -81,9 +81,10 @@ func defaultOptions() options {
 // WithBaseURL sets the Weir server's address (default DefaultBaseURL).
 func WithBaseURL(url string) Option { return func(o *options) { o.baseURL = url } }
 
-// WithHTTPClient sets the HTTP client for streaming and polling. Its
-// Timeout must be zero (or longer than any stream should live): the client
-// bounds each poll itself and detects silent streams with heartbeats.
+// WithHTTPClient sets the HTTP client for streaming, polling and sending
+// events. Its Timeout must be zero (or longer than any stream should
+// live): the client bounds each poll and each event batch itself and
+// detects silent streams with heartbeats.
 func WithHTTPClient(c *http.Client) Option {
 	return func(o *options) {
 		if c != nil {
