@@ -32,3 +32,30 @@ func (c *Context) attribute(name string) (any, bool) {
 	v := c.Attributes[name]
 	return v, v != nil
 }
+
+// Unit returns the value of attribute attr that identifies ctx's unit, the
+// way a split bucketing by attr reads it: the targeting key or a non-empty
+// string attribute as text, or a whole-number attribute (of any Go integer
+// or float type, or a json.Number) as number, with text empty. ok is false
+// when attr identifies no unit — missing, empty, a fraction, another type —
+// which is when such a split reports TARGETING_KEY_MISSING.
+//
+// The unit's canonical text, the one splits hash and exposure events carry,
+// is text, or strconv.FormatInt(number, 10). Unit itself never allocates.
+func (c *Context) Unit(attr string) (text string, number int64, ok bool) {
+	if c == nil {
+		return "", 0, false
+	}
+	if attr == flagmodel.TargetingKey {
+		return c.TargetingKey, 0, c.TargetingKey != ""
+	}
+	v, present := c.attribute(attr)
+	if !present {
+		return "", 0, false
+	}
+	if s, isString := v.(string); isString {
+		return s, 0, s != ""
+	}
+	number, ok = integerValue(v)
+	return "", number, ok
+}

@@ -274,21 +274,13 @@ func (sp *bucketer) bucket(ctx *Context) (uint32, bool) {
 		d.WriteString(ctx.TargetingKey)
 		return scale(d.Sum64()), true
 	}
-	v, ok := ctx.attribute(sp.bucketBy)
-	if !ok {
+	text, n, ok := ctx.Unit(sp.bucketBy)
+	switch {
+	case !ok:
 		return 0, false
-	}
-	switch x := v.(type) {
-	case string:
-		if x == "" {
-			return 0, false
-		}
-		d.WriteString(x)
+	case text != "":
+		d.WriteString(text)
 	default:
-		n, isInt := integerValue(v)
-		if !isInt {
-			return 0, false
-		}
 		var buf [24]byte
 		d.Write(strconv.AppendInt(buf[:0], n, 10))
 	}

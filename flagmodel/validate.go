@@ -74,6 +74,9 @@ type validator struct {
 	// patterns, and compiling dominates validation time.
 	regexps  map[string]string
 	compiled map[string]*regexp.Regexp
+	// env is the environment whose flag state is being checked, when the
+	// file declares it.
+	env *Environment
 }
 
 func (v *validator) add(where, format string, args ...any) {
@@ -346,7 +349,9 @@ func (v *validator) flag(i int) {
 			v.add(ew, "environment state is empty")
 			continue
 		}
+		v.env = v.envs[env]
 		v.state(ew, fl, st)
+		v.env = nil
 	}
 }
 
@@ -465,6 +470,14 @@ func (v *validator) serve(where string, fl *Flag, s *Serve) {
 	}
 	if s.Rollout != "" {
 		v.checkKey(where+".rollout", "rollout", s.Rollout)
+	}
+	if (s.Experiment != "" || s.Rollout != "") && v.env != nil && s.BucketBy != "" {
+		for _, a := range v.env.PrivateAttributes {
+			if a == s.BucketBy {
+				v.add(where+".bucketBy", "%q is a private attribute in environment %q: an experiment's or rollout's unit is sent in exposure events, so it cannot be private", a, v.env.Key)
+				break
+			}
+		}
 	}
 	sum := 0
 	valid := true

@@ -2,6 +2,7 @@ package sdk_test
 
 import (
 	"testing"
+	"time"
 
 	"github.com/weirhq/weir/eval"
 	"github.com/weirhq/weir/internal/benchshapes"
@@ -123,4 +124,54 @@ func TestTypedEvaluationOfTheBenchmarkShapesDoesNotAllocate(t *testing.T) {
 	if allocs := testing.AllocsPerRun(100, func() { boolSink = notReady.BoolDetails("simple", ctxSimple, false) }); allocs != 0 {
 		t.Errorf("before a snapshot: %v allocations", allocs)
 	}
+}
+
+// exposureFlags are two flags that differ only in that the split of one
+// serves an experiment, so their benchmarks show what recording exposures
+// adds to an evaluation.
+const exposureFlags = `{"environment": "production", "version": 1, "flagVersions": {"split-plain": 1, "split-experiment": 1},
+ "file": {"environments": [{"key": "production"}], "flags": [
+  {"key": "split-plain", "type": "boolean", "variants": {"on": true, "off": false},
+   "environments": {"production": {"enabled": true, "default": {"split": {"on": 50, "off": 50}}}}},
+  {"key": "split-experiment", "type": "boolean", "variants": {"on": true, "off": false},
+   "environments": {"production": {"enabled": true, "default": {"split": {"on": 50, "off": 50}, "experiment": "bench"}}}}]}}`
+
+// BenchmarkExposure evaluates a 50/50 split on the targeting key for 256
+// units, with and without an experiment. Every unit was exposed before
+// the timer starts, so the experiment's evaluations are de-duplicated
+// exposures: the steady state of an application. exposures/op shows that
+// none was recorded again.
+func BenchmarkExposure(b *testing.B) {
+	in := newIntake(b)
+	in.setSnapshot(exposureFlags)
+	c := in.client(b, sdk.WithPolling(time.Hour))
+	pool := keyPool(256)
+	for i := range pool {
+		c.Bool("split-experiment", &pool[i], false)
+	}
+	for _, bc := range []struct{ name, flag string }{
+		{"no_experiment", "split-plain"},
+		{"experiment_deduplicated", "split-experiment"},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			before := c.EventStats().Recorded
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				boolSink = c.BoolDetails(bc.flag, &pool[i], false)
+				i = (i + 1) % len(pool)
+			}
+			b.ReportMetric(float64(c.EventStats().Recorded-before)/float64(b.N), "exposures/op")
+		})
+	}
+	b.Run("experiment_deduplicated_parallel", func(b *testing.B) {
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			i := 0
+			for pb.Next() {
+				_ = c.Bool("split-experiment", &pool[i], false)
+				i = (i + 1) % len(pool)
+			}
+		})
+	})
 }

@@ -119,7 +119,10 @@ type Client struct {
 	cancel    context.CancelFunc
 	done      chan struct{} // closed when the sync goroutine has stopped
 	closeOnce sync.Once
+	closeErr  error
 	fatal     atomic.Pointer[error]
+
+	ev *events // nil when the client records no events
 }
 
 // New creates a client for sdkKey and starts syncing in the background
@@ -139,12 +142,19 @@ func New(ctx context.Context, sdkKey string, opts ...Option) (*Client, error) {
 		opt(&o)
 	}
 	o.baseURL = strings.TrimRight(o.baseURL, "/")
+	if o.eventsURL == "" {
+		o.eventsURL = o.baseURL
+	}
+	o.eventsURL = strings.TrimRight(o.eventsURL, "/")
 	if !o.offline {
 		if sdkKey == "" {
 			return nil, errors.New("sdk: an SDK key is required")
 		}
-		if !strings.HasPrefix(o.baseURL, "http://") && !strings.HasPrefix(o.baseURL, "https://") {
+		if !isHTTP(o.baseURL) {
 			return nil, fmt.Errorf("sdk: base URL %q is not http(s)", o.baseURL)
+		}
+		if o.events && !isHTTP(o.eventsURL) {
+			return nil, fmt.Errorf("sdk: events base URL %q is not http(s)", o.eventsURL)
 		}
 	}
 	c := &Client{key: sdkKey, o: o, listeners: map[int]func(Change){}, ready: make(chan struct{}), done: make(chan struct{})}
@@ -163,6 +173,9 @@ func New(ctx context.Context, sdkKey string, opts ...Option) (*Client, error) {
 			return nil, errors.New("sdk: offline without a bootstrap or cached snapshot")
 		}
 		c.status.Store(int32(StatusOffline))
+		if o.events {
+			o.logger.Info("weir sdk: offline: exposures and track events are neither recorded nor sent")
+		}
 		return c, nil
 	}
 	if c.cur.Load() != nil {
@@ -172,6 +185,10 @@ func New(ctx context.Context, sdkKey string, opts ...Option) (*Client, error) {
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	c.cancel = cancel
 	go c.run(runCtx)
+	if o.events {
+		c.ev = newEvents(sdkKey, &c.o)
+		c.ev.start(ctx)
+	}
 	if o.initTimeout > 0 && c.cur.Load() == nil {
 		wctx, wcancel := context.WithTimeout(ctx, o.initTimeout)
 		defer wcancel()
@@ -342,16 +359,34 @@ func (c *Client) WaitReady(ctx context.Context) error {
 	}
 }
 
-// Close stops syncing and waits for the background goroutine to end.
-// Evaluations keep serving the last snapshot.
-func (c *Client) Close() error {
+func isHTTP(url string) bool {
+	return strings.HasPrefix(url, "http://") || strings.HasPrefix(url, "https://")
+}
+
+// Close stops syncing, sends the events still buffered, and waits for the
+// background goroutines to end. ctx bounds the delivery: when it is done
+// first — or after DefaultCloseTimeout, when it has no deadline — the
+// events not delivered yet are dropped and Close says how many. Later
+// calls return the first call's result.
+//
+// Evaluations keep serving the last snapshot after Close; events they or
+// Track record are dropped.
+func (c *Client) Close(ctx context.Context) error {
 	c.closeOnce.Do(func() {
 		if c.cancel != nil {
 			c.cancel()
 		}
 		<-c.done
+		if c.ev != nil {
+			if _, ok := ctx.Deadline(); !ok {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, DefaultCloseTimeout)
+				defer cancel()
+			}
+			c.closeErr = c.ev.close(ctx)
+		}
 	})
-	return nil
+	return c.closeErr
 }
 
 // evaluate writes the result into *r: results are 80 bytes, and building
@@ -374,6 +409,11 @@ func (c *Client) evaluate(r *eval.Result, key string, typ flagmodel.ValueType, c
 	// declared type looked up.
 	*r = st.snap.Evaluate(key, ctx)
 	if valueType(r.Value) == typ || r.ErrorCode == eval.ErrorFlagNotFound {
+		// The application uses the served value: when an experiment or a
+		// guarded rollout chose it, the unit is exposed.
+		if r.Allocation != nil && c.ev != nil && r.ErrorCode == 0 {
+			c.ev.expose(st, key, r, ctx)
+		}
 		return
 	}
 	if have := st.snap.Type(key); have != typ && have != "" {

@@ -170,7 +170,7 @@ func TestDamagedSnapshotsAreRejectedAndTheLastGoodOneStays(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
+	defer c.Close(context.Background())
 	c.OnChange(func(ch sdk.Change) {
 		if ch.Kind == sdk.ChangeSnapshot {
 			mu.Lock()

@@ -20,6 +20,16 @@
 // the server reports for the same context, because both run package eval
 // on the same data.
 //
-// The SDK imports only the flag model, the evaluator and the standard
-// library. For OpenFeature, see package sdk/openfeature.
+// Evaluations served by a split that runs an experiment or a guarded
+// rollout are exposures: the client records one per unit, flag, variant
+// and flag version within a window (WithExposureDedupWindow), without
+// allocating for the repeats. Track records metric events. Both wait in a
+// bounded buffer and go to the server's intake (POST /events/v1/batch) in
+// gzip-compressed batches from one background goroutine, which retries
+// with the batch's idempotency key, honours Retry-After, and counts every
+// event it has to drop (EventStats); Close sends what is left. Private
+// attributes never leave the application.
+//
+// The SDK imports only the flag model, the evaluator, the event schema and
+// the standard library. For OpenFeature, see package sdk/openfeature.
 package sdk

@@ -28,7 +28,7 @@ func ExampleNew() {
 	if err != nil {
 		log.Printf("serving defaults until the flags arrive: %v", err)
 	}
-	defer client.Close()
+	defer client.Close(ctx)
 
 	user := eval.Context{TargetingKey: "user-42", Attributes: map[string]any{"country": "NL"}}
 	if client.Bool("new-checkout", &user, false) {
@@ -57,7 +57,7 @@ flags:
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer client.Close()
+	defer client.Close(context.Background())
 
 	// Build contexts once and reuse them: evaluation does not allocate.
 	user := eval.Context{TargetingKey: "user-42", Attributes: map[string]any{"country": "NL"}}
@@ -78,7 +78,7 @@ func ExampleClient_OnChange() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer client.Close()
+	defer client.Close(context.Background())
 	remove := client.OnChange(func(ch sdk.Change) {
 		switch ch.Kind {
 		case sdk.ChangeSnapshot:

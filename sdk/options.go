@@ -4,6 +4,8 @@ import (
 	"log/slog"
 	"net/http"
 	"time"
+
+	"github.com/weirhq/weir/event"
 )
 
 // Option configures a Client.
@@ -26,6 +28,13 @@ type options struct {
 	pollAfter      int
 	streamTimeout  time.Duration
 	requestTimeout time.Duration
+
+	events        bool
+	eventsURL     string
+	flushInterval time.Duration
+	batchSize     int
+	bufferSize    int
+	dedupWindow   time.Duration
 }
 
 // Defaults.
@@ -35,6 +44,19 @@ const (
 	// DefaultStreamTimeout is how long a stream may stay silent before the
 	// client reconnects; the server sends a heartbeat every 15 seconds.
 	DefaultStreamTimeout = 60 * time.Second
+
+	// DefaultEventFlushInterval is how often buffered events are sent when
+	// fewer than a batch are waiting.
+	DefaultEventFlushInterval = 2 * time.Second
+	// DefaultEventBatchSize is how many events make a full batch, sent at
+	// once.
+	DefaultEventBatchSize = 500
+	// DefaultEventBufferSize bounds the events the client holds, waiting or
+	// being delivered; beyond it new events are dropped and counted.
+	DefaultEventBufferSize = 10_000
+	// DefaultExposureDedupWindow is how long an exposure of a unit to a
+	// flag's variant at one version is recorded only once.
+	DefaultExposureDedupWindow = 10 * time.Minute
 )
 
 func defaultOptions() options {
@@ -48,15 +70,21 @@ func defaultOptions() options {
 		pollAfter:      3,
 		streamTimeout:  DefaultStreamTimeout,
 		requestTimeout: 30 * time.Second,
+		events:         true,
+		flushInterval:  DefaultEventFlushInterval,
+		batchSize:      DefaultEventBatchSize,
+		bufferSize:     DefaultEventBufferSize,
+		dedupWindow:    DefaultExposureDedupWindow,
 	}
 }
 
 // WithBaseURL sets the Weir server's address (default DefaultBaseURL).
 func WithBaseURL(url string) Option { return func(o *options) { o.baseURL = url } }
 
-// WithHTTPClient sets the HTTP client for streaming and polling. Its
-// Timeout must be zero (or longer than any stream should live): the client
-// bounds each poll itself and detects silent streams with heartbeats.
+// WithHTTPClient sets the HTTP client for streaming, polling and sending
+// events. Its Timeout must be zero (or longer than any stream should
+// live): the client bounds each poll and each event batch itself and
+// detects silent streams with heartbeats.
 func WithHTTPClient(c *http.Client) Option {
 	return func(o *options) {
 		if c != nil {
@@ -115,8 +143,9 @@ func WithPollingFallback(failures int, interval time.Duration) Option {
 	}
 }
 
-// WithBackoff sets the delays between reconnections: exponential from min
-// to max (default 1s to 30s), each jittered down by up to half.
+// WithBackoff sets the delays between reconnections, and between attempts
+// to deliver an event batch: exponential from min to max (default 1s to
+// 30s), each jittered down by up to half.
 func WithBackoff(min, max time.Duration) Option {
 	return func(o *options) {
 		if min > 0 {
@@ -156,3 +185,58 @@ func WithLogger(l *slog.Logger) Option {
 // ErrNotReady) until the first snapshot arrives. Evaluation never blocks
 // either way; WaitReady waits later.
 func WithInitTimeout(d time.Duration) Option { return func(o *options) { o.initTimeout = d } }
+
+// WithEvents turns the recording and sending of events on (the default) or
+// off. Off, evaluations record no exposures and Track does nothing. An
+// offline client (WithOffline) never records or sends events.
+func WithEvents(enabled bool) Option { return func(o *options) { o.events = enabled } }
+
+// WithEventsBaseURL sets the address of the event intake
+// (POST {url}/events/v1/batch) when it is not the Weir server of
+// WithBaseURL.
+func WithEventsBaseURL(url string) Option { return func(o *options) { o.eventsURL = url } }
+
+// WithEventFlushInterval sets how long events may wait in the buffer before
+// they are sent even though they do not fill a batch (default
+// DefaultEventFlushInterval).
+func WithEventFlushInterval(d time.Duration) Option {
+	return func(o *options) {
+		if d > 0 {
+			o.flushInterval = d
+		}
+	}
+}
+
+// WithEventBatchSize sets how many events make a batch, sent as soon as it
+// is full (default DefaultEventBatchSize, at most the intake's limit of
+// event.DefaultLimits().MaxEvents).
+func WithEventBatchSize(n int) Option {
+	return func(o *options) {
+		if n > 0 {
+			o.batchSize = min(n, event.DefaultLimits().MaxEvents)
+		}
+	}
+}
+
+// WithEventBufferSize bounds how many events the client holds, waiting to
+// be sent or being delivered (default DefaultEventBufferSize). When it is
+// full, new events are dropped; EventStats and the next batch count them.
+func WithEventBufferSize(n int) Option {
+	return func(o *options) {
+		if n > 0 {
+			o.bufferSize = n
+		}
+	}
+}
+
+// WithExposureDedupWindow sets how long repeated evaluations that expose a
+// unit to the same variant of the same flag version record one exposure
+// (default DefaultExposureDedupWindow). An exposure is recorded again once
+// the window has passed, within an eighth of it more.
+func WithExposureDedupWindow(d time.Duration) Option {
+	return func(o *options) {
+		if d > 0 {
+			o.dedupWindow = d
+		}
+	}
+}

@@ -29,6 +29,40 @@ type state struct {
 	snap    *eval.Snapshot
 	env     string
 	version int64
+	privacy privacy
+}
+
+// privacy is what the environment says may leave the application in
+// events.
+type privacy struct {
+	// private holds the attributes that are never sent.
+	private map[string]bool
+	// allowed holds the track properties the environment keeps, or is nil
+	// when the snapshot carries no allow-list (the intake filters then).
+	allowed map[string]bool
+}
+
+// privacyOf reads environment env's rules from a flags file.
+func privacyOf(f *flagmodel.File, env string) privacy {
+	var p privacy
+	for _, e := range f.Environments {
+		if e.Key != env {
+			continue
+		}
+		if len(e.PrivateAttributes) > 0 {
+			p.private = make(map[string]bool, len(e.PrivateAttributes))
+			for _, a := range e.PrivateAttributes {
+				p.private[a] = true
+			}
+		}
+		if len(e.EventProperties) > 0 {
+			p.allowed = make(map[string]bool, len(e.EventProperties))
+			for _, a := range e.EventProperties {
+				p.allowed[a] = true
+			}
+		}
+	}
+	return p
 }
 
 // maxSnapshotBytes bounds a snapshot document: a flags file at its limit
@@ -75,7 +109,7 @@ func decodeSnapshot(data []byte, wantEnv string) (*state, error) {
 	if err != nil {
 		return nil, fmt.Errorf("snapshot flags file: %w", err)
 	}
-	return &state{snap: snap, env: w.Environment, version: w.Version}, nil
+	return &state{snap: snap, env: w.Environment, version: w.Version, privacy: privacyOf(f, w.Environment)}, nil
 }
 
 // decodeBootstrap reads a bootstrap document: a snapshot document as the
@@ -102,7 +136,7 @@ func decodeBootstrap(data []byte, env string) (*state, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &state{snap: snap, env: env}, nil
+	return &state{snap: snap, env: env, privacy: privacyOf(f, env)}, nil
 }
 
 // cacheFile names the last-known-good snapshot of an SDK key in dir. The

@@ -114,7 +114,7 @@ func TestTheClientStartsFromItsDiskCacheWhenTheServerIsDown(t *testing.T) {
 	key := w.sdkKey("production")
 	first := newClient(t, key, append(fastOptions(w), sdk.WithCacheDir(cache), sdk.WithInitTimeout(5*time.Second))...)
 	version, _ := first.Version()
-	first.Close()
+	first.Close(context.Background())
 	url := w.url()
 	w.kill()
 
@@ -123,7 +123,7 @@ func TestTheClientStartsFromItsDiskCacheWhenTheServerIsDown(t *testing.T) {
 	if err != nil {
 		t.Fatalf("New with a cache and the server down: %v", err)
 	}
-	defer c.Close()
+	defer c.Close(context.Background())
 	if v, env := c.Version(); v != version || env != "production" {
 		t.Errorf("cached version %d of %q, want %d of production", v, env, version)
 	}
@@ -233,7 +233,7 @@ func TestAClientWithoutASnapshotServesDefaultsAndSaysWhy(t *testing.T) {
 	if !errors.Is(err, sdk.ErrNotReady) || c == nil {
 		t.Fatalf("New with the server down: %v, %v; want a client and ErrNotReady", c, err)
 	}
-	defer c.Close()
+	defer c.Close(context.Background())
 	d := c.BoolDetails("checkout", vip, true)
 	if !d.Value || d.Reason != eval.ReasonError || !d.NotReady() || d.ErrorMessage != sdk.ErrNotReady.Error() {
 		t.Errorf("before any snapshot: %+v", d)
@@ -253,7 +253,7 @@ func TestARefusedKeyStopsSyncing(t *testing.T) {
 	if !errors.Is(err, sdk.ErrUnauthorized) {
 		t.Fatalf("New with an unknown key: %v, want ErrUnauthorized", err)
 	}
-	defer c.Close()
+	defer c.Close(context.Background())
 	if c.Status() != sdk.StatusError {
 		t.Errorf("status %v, want ERROR", c.Status())
 	}

@@ -178,7 +178,7 @@ func newClient(t testing.TB, key string, opts ...sdk.Option) *sdk.Client {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { c.Close() })
+	t.Cleanup(func() { c.Close(context.Background()) })
 	return c
 }
 

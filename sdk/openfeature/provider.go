@@ -6,7 +6,9 @@
 // Reasons and error codes are OpenFeature's own (Weir uses their names),
 // evaluations before the first snapshot report PROVIDER_NOT_READY, and the
 // client's changes become provider events: READY, CONFIGURATION_CHANGED,
-// STALE and ERROR.
+// STALE and ERROR. The provider is an OpenFeature Tracker: Track records
+// metric events through the client, which also records the exposures of
+// evaluations served by experiments and guarded rollouts.
 package openfeature
 
 import (
@@ -46,6 +48,7 @@ var (
 	_ of.FeatureProvider          = (*Provider)(nil)
 	_ of.EventHandler             = (*Provider)(nil)
 	_ of.ContextAwareStateHandler = (*Provider)(nil)
+	_ of.Tracker                  = (*Provider)(nil)
 )
 
 // Metadata names the provider.
@@ -70,16 +73,37 @@ func (p *Provider) InitWithContext(ctx context.Context, _ of.EvaluationContext) 
 	return p.client.WaitReady(ctx)
 }
 
-// Shutdown stops the client.
+// Shutdown closes the client, which sends the events it still holds for
+// up to sdk.DefaultCloseTimeout.
 func (p *Provider) Shutdown() { _ = p.ShutdownWithContext(context.Background()) }
 
-// ShutdownWithContext stops the client.
-func (p *Provider) ShutdownWithContext(context.Context) error {
+// ShutdownWithContext closes the client, which sends the events it still
+// holds until ctx is done (see sdk.Client.Close).
+func (p *Provider) ShutdownWithContext(ctx context.Context) error {
+	var err error
 	p.once.Do(func() {
 		p.remove()
-		_ = p.client.Close()
+		err = p.client.Close(ctx)
 	})
-	return nil
+	return err
+}
+
+// Track records a metric event through the client (sdk.Client.Track): the
+// tracking event's name, the evaluation context's targeting key as the
+// unit, and the details' value and attributes as the event's value and
+// properties. OpenFeature's details cannot tell a value of 0 from no value,
+// so a 0 is sent as no value. Track never blocks. An event the client
+// refuses — no targeting key, an invalid name or attribute — is counted in
+// the client's EventStats (Invalid, or Dropped when the buffer is full).
+func (p *Provider) Track(_ context.Context, name string, ec of.EvaluationContext, details of.TrackingEventDetails) {
+	var opts []sdk.TrackOption
+	if v := details.Value(); v != 0 {
+		opts = append(opts, sdk.WithValue(v))
+	}
+	if attrs := details.Attributes(); len(attrs) > 0 {
+		opts = append(opts, sdk.WithProperties(attrs))
+	}
+	_ = p.client.Track(name, ec.TargetingKey(), opts...)
 }
 
 func (p *Provider) onChange(ch sdk.Change) {

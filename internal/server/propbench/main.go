@@ -449,7 +449,7 @@ func runClients(n int, raw bool, cpuProfile string) error {
 					lostMu.Unlock()
 				}
 			})
-			fs[i] = follower{version: func() int64 { v, _ := c.Version(); return v }, close: func() { c.Close() }}
+			fs[i] = follower{version: func() int64 { v, _ := c.Version(); return v }, close: func() { _ = c.Close(context.Background()) }}
 			ready = c.WaitReady
 		}
 		// Connect in small batches, so the listen backlog never overflows.
