@@ -174,3 +174,13 @@ func BenchmarkLoad10000Flags(b *testing.B) {
 	u, _ := freshSchema(b)
 	storetest.LoadFlags(b, open(b, u), 10000)
 }
+
+func BenchmarkAppendEvents1000(b *testing.B) {
+	u, _ := freshSchema(b)
+	storetest.AppendEvents(b, open(b, u), 1, 1000)
+}
+
+func BenchmarkAppendEvents10x1000(b *testing.B) {
+	u, _ := freshSchema(b)
+	storetest.AppendEvents(b, open(b, u), 10, 1000)
+}
