@@ -30,10 +30,10 @@
 // Durability: the database runs in WAL mode with synchronous=NORMAL. A
 // commit is written to the write-ahead log before Commit or AppendEvents
 // returns, so it survives the process crashing or being killed (SIGKILL);
-// the log is synced to disk only at checkpoints, so a power loss or an
-// operating system crash may lose the last commits before one (the
-// database stays consistent: it rolls back to an earlier commit, never to
-// half of one).
+// the log is synced to disk only at checkpoints (every 1,000 pages, 4 MB,
+// of log), so a power loss or an operating system crash may lose the
+// commits since the last one (the database stays consistent: it rolls back
+// to an earlier commit, never to half of one).
 //
 // Times (commit times, key creation and revocation) come from the clock
 // given by WithClock, time.Now by default, truncated to microseconds; see

@@ -1,8 +1,11 @@
 package sqlite
 
 import (
+	"bufio"
 	"context"
 	"fmt"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -135,4 +138,78 @@ func TestRetentionDeletesRunsWithTheirRowsAndNumbersAreNeverReused(t *testing.T)
 		t.Fatalf("new rows are numbered from %d, at or below the deleted rows' %d", first, before)
 	}
 	checkRuns(t, s)
+}
+
+// crashHelper names the database the test binary, run again as a helper,
+// appends to before it is killed.
+const crashHelper = "WEIR_SQLITE_CRASH_HELPER_DB"
+
+func TestAppendedEventsSurviveTheProcessBeingKilled(t *testing.T) {
+	if path := os.Getenv(crashHelper); path != "" {
+		appendThenWait(path)
+		return
+	}
+	path := filepath.Join(t.TempDir(), "weir.db")
+	s, err := Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Commit(context.Background(), &store.Changeset{Actor: "alice", Action: "apply", Changes: []store.Change{
+		{Kind: store.KindEnvironment, Key: "production", Environment: &flagmodel.Environment{Key: "production"}},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+
+	helper := exec.Command(os.Args[0], "-test.run=^TestAppendedEventsSurviveTheProcessBeingKilled$")
+	helper.Env = append(os.Environ(), crashHelper+"="+path)
+	out, err := helper.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := helper.Start(); err != nil {
+		t.Fatal(err)
+	}
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil || line != "appended\n" {
+		helper.Process.Kill()
+		helper.Wait()
+		t.Fatalf("helper said %q (%v), want appended", line, err)
+	}
+	// SIGKILL: no deferred Close, no checkpoint, nothing flushed.
+	if err := helper.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	helper.Wait()
+
+	s, err = Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	start := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
+	st, err := s.EventStats(context.Background(), "production", start.Add(-time.Hour), start.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Batches != 1 || st.Exposures != 700 || st.Tracks != 700 {
+		t.Fatalf("after the writer was killed: %d batches, %d exposures, %d track events; want 1, 700, 700", st.Batches, st.Exposures, st.Tracks)
+	}
+}
+
+// appendThenWait appends a batch, says so on standard output and waits to
+// be killed.
+func appendThenWait(path string) {
+	s, err := Open(context.Background(), path)
+	if err != nil {
+		fmt.Println(err)
+		os.Exit(1)
+	}
+	start := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
+	if _, err := s.AppendEvents(context.Background(), []store.EventBatch{interleaved("a", start, 700)}); err != nil {
+		fmt.Println(err)
+		os.Exit(1)
+	}
+	fmt.Println("appended")
+	time.Sleep(time.Hour) // until killed
 }
