@@ -1,14 +1,19 @@
 // Package store is Weir's persistence contract: configuration with immutable
-// versions, the hash-chained audit log and access keys. Backends live in
-// sub-packages (sqlite, postgres) and all pass the conformance suite in
-// storetest.
+// versions, the hash-chained audit log, access keys and telemetry events.
+// Backends live in sub-packages (sqlite, postgres) and all pass the
+// conformance suite in storetest.
 //
-// Every write goes through Commit with a Changeset: the changes, the expected
-// versions they were computed from, and who made them and why. A Commit is
-// one transaction: each changed flag state or segment gets a new version
-// (previous version + 1) holding its full content, and one audit entry per
-// change is appended, or nothing is written at all. History is never
-// rewritten; rolling back is a new version whose content equals an old one.
+// Every configuration write goes through Commit with a Changeset: the
+// changes, the expected versions they were computed from, and who made them
+// and why. A Commit is one transaction: each changed flag state or segment
+// gets a new version (previous version + 1) holding its full content, and
+// one audit entry per change is appended, or nothing is written at all.
+// History is never rewritten; rolling back is a new version whose content
+// equals an old one.
+//
+// Telemetry (EventStore) is stored apart from all that: batches of exposures
+// and track events, appended idempotently by batch ID, summarised, and
+// deleted when their retention ends, without versions or audit entries.
 //
 // Backends translate driver errors in exactly one function each, into the
 // sentinel errors below, which callers test with errors.Is.
@@ -262,30 +267,47 @@ type MetricCount struct {
 
 // EventStore is the telemetry part of the contract: event batches, their
 // statistics, retention and the unit token keys.
+//
+// Events are data, not configuration: they have no versions and no audit
+// entries. Times are stored at microsecond precision, in UTC.
 type EventStore interface {
 	// AppendEvents stores event batches in one transaction, or nothing. A
 	// batch whose (Env, ID) is already stored is skipped: its events are
 	// not written again, and dup[i] is true for it. Two batches with the
-	// same (Env, ID) in one call are stored once.
+	// same (Env, ID) in one call are stored once, as the first of them;
+	// the same ID in two environments names two batches.
+	//
+	// A batch for an environment that does not exist, or a malformed one
+	// (no environment, ID or time received; an event without a time, a
+	// unit, a flag and variant or a name; a value that is not a finite
+	// number; properties that are not a JSON object) is ErrInvalid, and
+	// nothing of the call is stored.
 	AppendEvents(ctx context.Context, batches []EventBatch) (dup []bool, err error)
 	// EventStats summarises an environment's stored events with times in
-	// [from, to).
+	// [from, to), and the batches received in that window. An environment
+	// without events, known or not, and an empty window have zero
+	// statistics.
 	EventStats(ctx context.Context, env string, from, to time.Time) (EventStats, error)
-	// DeleteEventsBefore deletes up to limit of an environment's events
-	// (exposures and track events) older than before, and batch records
-	// received before it, and reports how many events it deleted. Callers
-	// repeat it until it deletes fewer than limit, so no transaction holds
-	// the database for long.
+	// DeleteEventsBefore deletes up to limit rows of an environment's
+	// data older than before: exposures and track events by event time,
+	// then batch records by time received. It reports how many rows it
+	// deleted, events and batch records together. Callers repeat it until
+	// it deletes fewer than limit, so no transaction holds the database
+	// for long; then nothing older than before is left. It works on the
+	// events of a deleted environment too. A limit below 1 is ErrInvalid.
 	DeleteEventsBefore(ctx context.Context, env string, before time.Time, limit int) (int64, error)
 	// UnitTokenKey returns the environment's secret for tokenizing units,
 	// creating a random 32-byte one on first use. Concurrent first calls
 	// (from several replicas too) all get the same key. An unknown
-	// environment is ErrNotFound.
+	// environment is ErrNotFound. The key outlives the environment: one
+	// deleted and re-created under the same key gets the same secret.
 	UnitTokenKey(ctx context.Context, env string) ([]byte, error)
 }
 
 // Store is the persistence contract every backend implements.
 type Store interface {
+	EventStore
+
 	// Commit writes a changeset in one transaction, or nothing.
 	Commit(ctx context.Context, cs *Changeset) (Committed, error)
 	// Load returns the current configuration.

@@ -1,9 +1,13 @@
 package backend
 
 import (
+	"bytes"
+	"reflect"
 	"testing"
 	"testing/fstest"
 	"time"
+
+	"github.com/weirhq/weir/internal/store"
 )
 
 func TestDiffKeepsMemberOrderAndCompacts(t *testing.T) {
@@ -52,5 +56,54 @@ func TestMigrationsAreOrderedAndNamedByVersion(t *testing.T) {
 		if _, err := Migrations(fsys); err == nil {
 			t.Errorf("%s: Migrations accepted it", name)
 		}
+	}
+}
+
+func TestEventStatsSortByteWiseAndTotal(t *testing.T) {
+	st := store.EventStats{
+		Flags: []store.FlagVariantCount{
+			{Flag: "b", Variant: "on", Exposures: 1},
+			{Flag: "B", Variant: "on", Exposures: 2},
+			{Flag: "a", Variant: "on", Experiment: "x", Exposures: 3},
+			{Flag: "a", Variant: "on", Rollout: "r", Exposures: 4},
+			{Flag: "a", Variant: "off", Exposures: 5},
+		},
+		Metrics: []store.MetricCount{{Name: "signup", Events: 2}, {Name: "Signup", Events: 3}},
+	}
+	FinishEventStats(&st)
+	var order []string
+	for _, f := range st.Flags {
+		order = append(order, f.Flag+"/"+f.Variant+"/"+f.Experiment+"/"+f.Rollout)
+	}
+	// Upper case sorts first, as in byte order; an absent experiment
+	// before a named one.
+	if want := []string{"B/on//", "a/off//", "a/on//r", "a/on/x/", "b/on//"}; !reflect.DeepEqual(order, want) {
+		t.Errorf("flags in order %q, want %q", order, want)
+	}
+	if st.Metrics[0].Name != "Signup" || st.Exposures != 15 || st.Tracks != 5 {
+		t.Errorf("metrics %+v, totals %d exposures and %d tracks; want Signup first, 15 and 5", st.Metrics, st.Exposures, st.Tracks)
+	}
+}
+
+func TestRepeatedBatchesAreMarkedAfterTheFirst(t *testing.T) {
+	b := func(env, id string) store.EventBatch {
+		return store.EventBatch{Env: env, ID: id, ReceivedAt: time.Unix(1, 0)}
+	}
+	repeated, envs, err := CheckEvents([]store.EventBatch{b("prod", "1"), b("prod", "2"), b("prod", "1"), b("dev", "1"), b("prod", "1")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []bool{false, false, true, false, true}; !reflect.DeepEqual(repeated, want) {
+		t.Errorf("repeated = %v, want %v", repeated, want)
+	}
+	if want := []string{"prod", "dev"}; !reflect.DeepEqual(envs, want) {
+		t.Errorf("environments %q, want %q", envs, want)
+	}
+}
+
+func TestNewUnitTokenKeysAreRandom(t *testing.T) {
+	a, b := NewUnitTokenKey(), NewUnitTokenKey()
+	if len(a) != UnitTokenKeySize || bytes.Equal(a, b) {
+		t.Fatalf("two keys %x and %x, want two different %d-byte keys", a, b, UnitTokenKeySize)
 	}
 }

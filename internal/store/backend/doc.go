@@ -11,6 +11,10 @@
 // writer therefore runs one after another: version checks read committed
 // data, new version numbers cannot collide, and the hash chain stays linear.
 //
+// For telemetry it holds what both backends check and compute the same way:
+// the validation of event batches and of duplicates within a call, the
+// order of event statistics, and new unit token keys.
+//
 // Times are truncated to microseconds (PostgreSQL's precision) before they
 // are hashed or stored, and never go backwards along the audit log: a
 // commit's time is the later of the clock and the previous entry's time.

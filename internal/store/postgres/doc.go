@@ -19,6 +19,19 @@
 // (postgres://…/db?search_path=weir). Content and diffs are stored as json,
 // not jsonb, because order matters in them (see the migration).
 //
+// Telemetry lives in its own tables (0002_events.sql): event_batches, the
+// idempotency record of each stored batch; exposures and tracks, one row
+// per event; unit_token_keys. Each event table has one index, on
+// environment, flag (or metric name) and the minute of the event time,
+// which serves reads by flag, experiment, rollout or metric over a window;
+// the migration explains the choice. AppendEvents is one transaction in a
+// fixed number of round trips: the batch records in one INSERT … ON
+// CONFLICT DO NOTHING … RETURNING, which tells the new batches from those
+// stored before (also by another replica at the same moment: the insert
+// waits for the other transaction), then COPY for each event table. Event
+// appends do not take the audit lock, so they run beside configuration
+// writes and beside each other.
+//
 // Times come from the clock given by WithClock, time.Now by default,
 // truncated to microseconds, read after the audit lock is taken; see package
 // backend.

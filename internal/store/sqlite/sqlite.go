@@ -26,6 +26,8 @@ type Store struct {
 	write *sql.DB // one connection; every transaction is BEGIN IMMEDIATE
 	read  *sql.DB
 	now   func() time.Time
+
+	events *eventStatements // prepared on the write connection
 }
 
 var _ store.Store = (*Store)(nil)
@@ -60,6 +62,10 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	s.write.SetConnMaxIdleTime(0)
 	if err := s.migrate(ctx); err != nil {
 		s.write.Close()
+		return nil, fmt.Errorf("open sqlite store: %w", err)
+	}
+	if s.events, err = prepareEventStatements(ctx, s.write); err != nil {
+		s.Close()
 		return nil, fmt.Errorf("open sqlite store: %w", err)
 	}
 	readPragmas := url.Values{"_pragma": {"busy_timeout(10000)", "foreign_keys(1)", "query_only(1)"}}
@@ -299,6 +305,7 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // Close closes both connection pools.
 func (s *Store) Close() error {
+	s.events.close()
 	var errs []error
 	if s.read != nil {
 		errs = append(errs, s.read.Close())

@@ -134,3 +134,7 @@ func TestOpenRejectsPathsThatAreNotFiles(t *testing.T) {
 		}
 	}
 }
+
+func BenchmarkAppendEvents1000(b *testing.B) { storetest.AppendEvents(b, open(b), 1, 1000) }
+
+func BenchmarkAppendEvents10x1000(b *testing.B) { storetest.AppendEvents(b, open(b), 10, 1000) }

@@ -4,5 +4,6 @@
 // checks it through the public interface only.
 //
 // The package also provides the shared benchmark bodies (CommitFlags,
-// LoadFlags), so every backend's figures measure the same work.
+// LoadFlags, AppendEvents), so every backend's figures measure the same
+// work.
 package storetest
