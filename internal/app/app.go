@@ -98,7 +98,7 @@ type App struct {
 	server *server.Server
 	http   *http.Server
 	ln     net.Listener
-	// The event intake and retention, when the store keeps events.
+	// The event intake and retention.
 	pipeline  *ingest.Pipeline
 	retention *retention
 }
@@ -160,27 +160,21 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*App
 	return a, nil
 }
 
-// startEvents starts the event pipeline and prepares the retention job
-// when the store keeps events, and hands the pipeline to the server.
+// startEvents starts the event pipeline, prepares the retention job and
+// hands the pipeline to the server.
 func (a *App) startEvents(opts *server.Options, reg *prometheus.Registry) error {
-	es, ok := a.store.(store.EventStore)
-	if !ok {
-		a.log.Warn("this database backend keeps no events: the event intake is off")
-		return nil
-	}
-	p, err := ingest.New(ingest.Options{Store: es, Logger: a.log, Registry: reg, QueueEvents: a.cfg.EventQueue,
+	p, err := ingest.New(ingest.Options{Store: a.store, Logger: a.log, Registry: reg, QueueEvents: a.cfg.EventQueue,
 		Pepper: []byte(a.cfg.UnitTokenPepper)})
 	if err != nil {
 		return err
 	}
-	rs, _ := a.store.(retentionStore) // every EventStore is one, with Load
-	r, err := newRetention(rs, a.log, reg, a.cfg.RetentionInterval)
+	r, err := newRetention(a.store, a.log, reg, a.cfg.RetentionInterval)
 	if err != nil {
 		_ = p.Stop(context.Background())
 		return err
 	}
 	a.pipeline, a.retention = p, r
-	opts.Intake, opts.EventStats = p, es
+	opts.Intake, opts.EventStats = p, a.store
 	if a.cfg.UnitTokenPepper != "" {
 		a.log.Info("unit tokens are peppered", "pepperFingerprint", ingest.PepperFingerprint([]byte(a.cfg.UnitTokenPepper)))
 	}
@@ -282,9 +276,7 @@ func (a *App) Serve(ctx context.Context) error {
 	workersCtx, stopWorkers := context.WithCancel(ctx)
 	var workers sync.WaitGroup
 	workers.Go(func() { a.refresh(workersCtx) })
-	if a.retention != nil {
-		workers.Go(func() { a.retention.run(workersCtx) })
-	}
+	workers.Go(func() { a.retention.run(workersCtx) })
 	var serveErr error
 	select {
 	case <-ctx.Done():

@@ -24,8 +24,9 @@ const (
 	// retentionFirstRun is how soon after start the first pass runs (or
 	// after one interval, when that is shorter).
 	retentionFirstRun = time.Minute
-	// retentionChunk is how many events one delete transaction removes at
-	// most, so that the intake's writes are never held up for long.
+	// retentionChunk is how many rows (events and batch records) one
+	// delete transaction removes at most, so that the intake's writes are
+	// never held up for long.
 	retentionChunk = 10_000
 )
 
@@ -52,7 +53,7 @@ func newRetention(st retentionStore, log *slog.Logger, reg prometheus.Registerer
 	r := &retention{
 		store: st, log: log, interval: interval, first: min(retentionFirstRun, interval), chunk: retentionChunk, now: time.Now,
 		deleted: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "weir_event_retention_deleted_total",
-			Help: "Events deleted because they were older than their environment's retention."}, []string{"env"}),
+			Help: "Rows (events and batch records) deleted because they were older than their environment's retention."}, []string{"env"}),
 		runs: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "weir_event_retention_runs_total",
 			Help: "Passes of the event retention job, by result (ok, error)."}, []string{"result"}),
 		lastSuccess: prometheus.NewGauge(prometheus.GaugeOpts{Name: "weir_event_retention_last_success_timestamp_seconds",
@@ -102,7 +103,7 @@ func (r *retention) pass(ctx context.Context) error {
 		total += n
 		if n > 0 {
 			r.deleted.WithLabelValues(e.Value.Key).Add(float64(n))
-			r.log.Info("deleted expired events", "env", e.Value.Key, "events", n, "retentionDays", days,
+			r.log.Info("deleted expired events", "env", e.Value.Key, "rows", n, "retentionDays", days,
 				"before", before.UTC().Format(time.RFC3339))
 		}
 		if err != nil {
@@ -120,7 +121,7 @@ func (r *retention) pass(ctx context.Context) error {
 }
 
 // deleteBefore repeats chunked deletes until one deletes less than a
-// chunk, and returns how many events it deleted.
+// chunk, and returns how many rows (events and batch records) it deleted.
 func (r *retention) deleteBefore(ctx context.Context, env string, before time.Time) (int64, error) {
 	var total int64
 	for {

@@ -78,7 +78,7 @@ func TestRetentionDeletesEachEnvironmentsExpiredEventsInChunks(t *testing.T) {
 		t.Fatalf("delete calls:\n%s\nwant (30 days for production, the default 90 for staging, until a chunk comes back short):\n%s",
 			strings.Join(st.calls, "\n"), strings.Join(want, "\n"))
 	}
-	for _, line := range []string{"env=production events=250 retentionDays=30", "env=staging events=100 retentionDays=90"} {
+	for _, line := range []string{"env=production rows=250 retentionDays=30", "env=staging rows=100 retentionDays=90"} {
 		if !strings.Contains(logs.String(), line) {
 			t.Errorf("the log lacks %q:\n%s", line, logs.String())
 		}
