@@ -41,10 +41,11 @@ type weirServer struct {
 }
 
 // startServer runs `weir serve` on a random 127.0.0.1 port with the
-// database db and waits for the line that names its address.
-func startServer(t *testing.T, bin, db string) *weirServer {
+// database db (and any further serve flags in args, which override the
+// defaults) and waits for the line that names its address.
+func startServer(t *testing.T, bin, db string, args ...string) *weirServer {
 	t.Helper()
-	cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--db", "sqlite:"+db, "--log-level", "warn")
+	cmd := exec.Command(bin, append([]string{"serve", "--addr", "127.0.0.1:0", "--db", "sqlite:" + db, "--log-level", "warn"}, args...)...)
 	cmd.Env = append(cleanEnv(), "WEIR_ADMIN_TOKEN="+testAdminToken)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
