@@ -307,6 +307,7 @@ type EventStore interface {
 // Store is the persistence contract every backend implements.
 type Store interface {
 	EventStore
+	AnalysisStore
 
 	// Commit writes a changeset in one transaction, or nothing.
 	Commit(ctx context.Context, cs *Changeset) (Committed, error)
