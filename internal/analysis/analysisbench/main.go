@@ -38,19 +38,36 @@ func main() {
 	units := flag.Int("units", 1_000_000, "exposed units")
 	events := flag.Int("events", 10_000_000, "track events")
 	pgURL := flag.String("postgres", "", "PostgreSQL URL (default: SQLite in a temporary directory)")
+	dbPath := flag.String("db", "", "SQLite file to fill once and keep (filled only when it does not exist yet)")
 	flag.Parse()
 	ctx := context.Background()
-	s, cleanup, err := open(ctx, *pgURL)
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	var s benchStore
+	var cleanup func()
+	var err error
+	fresh := true
+	if *dbPath != "" {
+		_, statErr := os.Stat(*dbPath)
+		fresh = statErr != nil
+		var st *sqlite.Store
+		if st, err = sqlite.Open(ctx, *dbPath); err == nil && fresh {
+			err = seedEnv(ctx, st)
+		}
+		s, cleanup = st, func() { st.Close() }
+	} else {
+		s, cleanup, err = open(ctx, *pgURL)
+	}
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer cleanup()
-	t0 := time.Now().Add(-10 * 24 * time.Hour).UTC().Truncate(time.Hour)
-	start := time.Now()
-	if err := fill(ctx, s, *units, *events, t0); err != nil {
-		log.Fatal(err)
+	if fresh {
+		start := time.Now()
+		if err := fill(ctx, s, *units, *events, t0); err != nil {
+			log.Fatal(err)
+		}
+		log.Printf("filled %d units, %d events in %s", *units, *events, time.Since(start).Round(time.Millisecond))
 	}
-	log.Printf("filled %d units, %d events in %s", *units, *events, time.Since(start).Round(time.Millisecond))
 
 	to := t0.Add(10 * 24 * time.Hour)
 	for _, q := range []store.AggregateQuery{
@@ -72,7 +89,7 @@ func main() {
 			{Key: "conversion", Role: analysis.RolePrimary, Type: analysis.TypeConversion, Event: "purchase", HigherIsBetter: true},
 			{Key: "revenue", Role: analysis.RoleSecondary, Type: analysis.TypeSum, Event: "purchase", HigherIsBetter: true},
 		}}
-	start = time.Now()
+	start := time.Now()
 	res, err := analysis.Run(ctx, s, plan, to)
 	if err != nil {
 		log.Fatal(err)
@@ -189,12 +206,12 @@ func fill(ctx context.Context, s store.Store, units, events int, t0 time.Time) e
 		if i < extra {
 			k++
 		}
-		p := 0.3
+		p := 0.03
 		if i%2 == 1 {
-			p = 0.33
+			p = 0.033
 		}
 		for range k {
-			tr := store.Track{Time: first[i].Add(time.Duration(rng.Float64() * float64(time.Hour))), Unit: token(i), Name: "view"}
+			tr := store.Track{Time: first[i].Add(time.Duration(rng.Float64() * float64(time.Hour))), Unit: token(i), Name: "view", Value: 1, HasValue: true}
 			if rng.Float64() < p {
 				tr.Name, tr.Value, tr.HasValue = "purchase", math.Round(rng.ExpFloat64()*4000)/100, true
 			}
