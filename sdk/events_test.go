@@ -91,9 +91,6 @@ func TestEvaluationsThatExposeNoUnitRecordNothing(t *testing.T) {
 		{"an experiment's split without its unit (TARGETING_KEY_MISSING)", func() { c.Bool("checkout", &eval.Context{}, false) }},
 		{"an experiment's flag read as another type (TYPE_MISMATCH)", func() { c.String("checkout", user("ann"), "") }},
 		{"a missing flag", func() { c.Bool("nope", user("ann"), false) }},
-		{"a split by a private attribute, whose value never leaves the application", func() {
-			c.Bool("by-email", &eval.Context{TargetingKey: "ann", Attributes: map[string]any{"email": "ann@example.com"}}, false)
-		}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -27,7 +27,6 @@ const intakeKey = "weir_sdk_events-test-key"
 //     checkout-test, after a rule serving staff "on".
 //   - banner: a split by accountId serving guarded rollout banner-rollout.
 //   - plain: a split serving no experiment.
-//   - by-email: an experiment's split by a private attribute.
 const experimentFlags = `{
  "environments": [%s],
  "flags": [
@@ -39,10 +38,7 @@ const experimentFlags = `{
    "environments": {"production": {"enabled": true,
      "default": {"split": {"a": 50, "b": 50}, "bucketBy": "accountId", "rollout": "banner-rollout"}}}},
   {"key": "plain", "type": "boolean", "variants": {"on": true, "off": false},
-   "environments": {"production": {"enabled": true, "default": {"split": {"on": 50, "off": 50}}}}},
-  {"key": "by-email", "type": "boolean", "variants": {"on": true, "off": false},
-   "environments": {"production": {"enabled": true,
-     "default": {"split": {"on": 50, "off": 50}, "bucketBy": "email", "experiment": "leaky"}}}}
+   "environments": {"production": {"enabled": true, "default": {"split": {"on": 50, "off": 50}}}}}
  ]}`
 
 // withAllowList is the production environment with email private and an
@@ -57,8 +53,8 @@ const (
 // document at version v, where every flag state has version flagVersion.
 func snapshotOf(env string, v, flagVersion int64) string {
 	return fmt.Sprintf(`{"environment": "production", "version": %d, "file": %s,
- "flagVersions": {"checkout": %d, "banner": %d, "plain": %d, "by-email": %d}}`,
-		v, fmt.Sprintf(experimentFlags, env), flagVersion, flagVersion, flagVersion, flagVersion)
+ "flagVersions": {"checkout": %d, "banner": %d, "plain": %d}}`,
+		v, fmt.Sprintf(experimentFlags, env), flagVersion, flagVersion, flagVersion)
 }
 
 // lostAnswer, returned by an intake's answer function, stores the batch

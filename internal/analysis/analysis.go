@@ -53,7 +53,9 @@ type Metric struct {
 type Plan struct {
 	Env        string
 	Experiment string
-	Phase      int
+	// Flag is the flag the experiment serves.
+	Flag  string
+	Phase int
 	// Variants lists the experiment's variants, control first.
 	Variants []string
 	// Weights are the configured traffic shares per variant (any scale),
@@ -151,8 +153,8 @@ func Run(ctx context.Context, src Source, p Plan, now time.Time) (*Result, error
 
 func (p *Plan) validate() error {
 	var errs []error
-	if p.Env == "" || p.Experiment == "" {
-		errs = append(errs, errors.New("the environment and the experiment are required"))
+	if p.Env == "" || p.Experiment == "" || p.Flag == "" {
+		errs = append(errs, errors.New("the environment, the experiment and its flag are required"))
 	}
 	if len(p.Variants) < 2 {
 		errs = append(errs, fmt.Errorf("an experiment needs a control and at least one treatment, got %d variants", len(p.Variants)))
@@ -189,7 +191,7 @@ func aggregation(metricType string) store.Aggregation {
 }
 
 func (p *Plan) query(m Metric) store.AggregateQuery {
-	q := store.AggregateQuery{Env: p.Env, Experiment: p.Experiment, From: p.From, To: p.To,
+	q := store.AggregateQuery{Env: p.Env, Flag: p.Flag, Experiment: p.Experiment, From: p.From, To: p.To,
 		Aggregation: aggregation(m.Type), Event: m.Event, Denominator: m.Denominator, Window: m.Window}
 	if m.CUPED > 0 && m.Type != TypeRatio {
 		q.Covariate = m.CUPED

@@ -32,7 +32,7 @@ var (
 )
 
 func plan(metrics ...analysis.Metric) analysis.Plan {
-	return analysis.Plan{Env: "production", Experiment: "checkout", Phase: 1, Variants: []string{"control", "treatment"},
+	return analysis.Plan{Env: "production", Experiment: "checkout", Flag: "checkout", Phase: 1, Variants: []string{"control", "treatment"},
 		Weights: map[string]float64{"control": 50, "treatment": 50}, From: t0, To: now, Metrics: metrics}
 }
 
@@ -155,7 +155,7 @@ func TestABadPlanIsRefusedWithEveryProblem(t *testing.T) {
 	if err == nil {
 		t.Fatal("no error")
 	}
-	for _, want := range []string{"environment and the experiment", "at least one treatment", "window", `unknown type "median"`, "denominator"} {
+	for _, want := range []string{"environment, the experiment and its flag", "at least one treatment", "window", `unknown type "median"`, "denominator"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q lacks %q", err, want)
 		}

@@ -28,7 +28,7 @@ func PlanFor(e *flagmodel.Experiment, metrics []flagmodel.Metric, method stats.M
 	if !ph.StoppedAt.IsZero() && ph.StoppedAt.Before(now) {
 		to = ph.StoppedAt
 	}
-	p := Plan{Env: e.Environment, Experiment: e.Key, Phase: ph.Number, Variants: e.Variants(),
+	p := Plan{Env: e.Environment, Experiment: e.Key, Flag: e.Flag, Phase: ph.Number, Variants: e.Variants(),
 		Weights: map[string]float64{}, From: ph.StartedAt, To: to}
 	alpha, _ := e.Level()
 	p.Alpha = alpha

@@ -75,6 +75,7 @@ changes what the flag serves, of the flag. See docs/experiments.md.`,
 		newExperimentStopCmd(s, &r),
 		newExperimentDecideCmd(s, &r),
 		newExperimentArchiveCmd(s, &r),
+		newExperimentResultsCmd(s, &r),
 	)
 	return cmd
 }

@@ -49,6 +49,7 @@ func (s *Server) registerRoutes() {
 	s.handle("DELETE", "/api/v1/keys/{id}", true, s.revokeKey)
 	s.handle("GET", "/api/v1/audit", true, s.auditLog)
 	s.registerExperiments()
+	s.registerResults()
 	s.registerOFREP()
 	s.registerSDK()
 	s.registerEvents()

@@ -38,6 +38,9 @@ type Store interface {
 	KeyByHash(ctx context.Context, hash []byte) (store.Key, error)
 	RevokeKey(ctx context.Context, id, actor string) error
 	Ping(ctx context.Context) error
+	AggregateExperiment(ctx context.Context, q store.AggregateQuery) (store.Aggregates, error)
+	SaveAnalysis(ctx context.Context, a store.Analysis) error
+	Analyses(ctx context.Context, env, experiment string, limit int) ([]store.Analysis, error)
 }
 
 // Options configure a Server. Store is required; the rest have defaults.

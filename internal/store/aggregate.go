@@ -35,7 +35,10 @@ const (
 // first exposure, before To, and within Window of the first exposure when
 // Window > 0.
 type AggregateQuery struct {
-	Env         string
+	Env string
+	// Flag is the flag the experiment serves: its exposures are stored with
+	// it.
+	Flag        string
 	Experiment  string
 	From, To    time.Time
 	Aggregation Aggregation

@@ -279,9 +279,10 @@ type EventStore interface {
 	//
 	// A batch for an environment that does not exist, or a malformed one
 	// (no environment, ID or time received; an event without a time, a
-	// unit, a flag and variant or a name; a value that is not a finite
-	// number; properties that are not a JSON object) is ErrInvalid, and
-	// nothing of the call is stored.
+	// unit, a flag and variant or a name; a string that is not UTF-8 or
+	// holds a NUL; a value that is not a finite number; properties that
+	// are not a JSON object) is ErrInvalid, and nothing of the call is
+	// stored.
 	AppendEvents(ctx context.Context, batches []EventBatch) (dup []bool, err error)
 	// EventStats summarises an environment's stored events with times in
 	// [from, to), and the batches received in that window. An environment
@@ -307,6 +308,7 @@ type EventStore interface {
 // Store is the persistence contract every backend implements.
 type Store interface {
 	EventStore
+	AnalysisStore
 
 	// Commit writes a changeset in one transaction, or nothing.
 	Commit(ctx context.Context, cs *Changeset) (Committed, error)

@@ -1,12 +1,15 @@
 package backend
 
 import (
+	"bytes"
 	"cmp"
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"math"
 	"slices"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/weirhq/weir/internal/store"
 )
@@ -59,8 +62,12 @@ func checkBatch(b *store.EventBatch) error {
 	switch {
 	case b.Env == "":
 		return fmt.Errorf("no environment")
+	case !isText(b.Env):
+		return fmt.Errorf("the environment is not UTF-8 text")
 	case b.ID == "":
 		return fmt.Errorf("no id")
+	case !isText(b.ID):
+		return fmt.Errorf("the id is not UTF-8 text")
 	case b.ReceivedAt.IsZero():
 		return fmt.Errorf("no time received")
 	case b.Dropped < 0:
@@ -75,6 +82,8 @@ func checkBatch(b *store.EventBatch) error {
 			return fmt.Errorf("exposure %d: no unit", i)
 		case e.Flag == "" || e.Variant == "":
 			return fmt.Errorf("exposure %d: no flag or variant", i)
+		case !isText(e.Flag) || !isText(e.Variant) || !isText(e.Reason) || !isText(e.Experiment) || !isText(e.Rollout):
+			return fmt.Errorf("exposure %d: a name is not UTF-8 text", i)
 		}
 	}
 	for i := range b.Tracks {
@@ -86,6 +95,8 @@ func checkBatch(b *store.EventBatch) error {
 			return fmt.Errorf("track event %d: no unit", i)
 		case e.Name == "":
 			return fmt.Errorf("track event %d: no name", i)
+		case !isText(e.Name):
+			return fmt.Errorf("track event %d: the name is not UTF-8 text", i)
 		case e.HasValue && (math.IsNaN(e.Value) || math.IsInf(e.Value, 0)):
 			return fmt.Errorf("track event %d: value %v is not a finite number", i, e.Value)
 		case e.Properties != nil && !isObject(e.Properties):
@@ -95,15 +106,22 @@ func checkBatch(b *store.EventBatch) error {
 	return nil
 }
 
+// isText reports whether s is UTF-8 without NUL characters, which
+// PostgreSQL's text cannot hold, so that both backends accept the same
+// strings.
+func isText(s string) bool { return utf8.ValidString(s) && strings.IndexByte(s, 0) < 0 }
+
 // isObject reports whether data is one JSON object, possibly surrounded by
-// white space.
+// white space, that PostgreSQL's jsonb can hold: UTF-8 without \u0000 (an
+// escaped backslash followed by u0000 is refused too, which is rare
+// enough).
 func isObject(data []byte) bool {
 	for _, c := range data {
 		switch c {
 		case ' ', '\t', '\n', '\r':
 			continue
 		case '{':
-			return json.Valid(data)
+			return json.Valid(data) && utf8.Valid(data) && !bytes.Contains(data, []byte(`\u0000`))
 		}
 		return false
 	}

@@ -20,9 +20,10 @@ var _ store.EventStore = (*Store)(nil)
 
 // rowsPerInsert is the most event rows one INSERT statement writes. A
 // statement has a fixed cost (a call through database/sql, a reset of the
-// prepared statement) that its rows share: one row per statement takes 1.7
-// times the CPU per event of 64, while 16 to 1,024 rows measure the same
-// within noise (see BENCHMARKS.md); smaller statements take less memory.
+// prepared statement) that its rows share: one row per statement takes
+// about twice the CPU per event of 64, while 16 to 1,024 rows measure the
+// same within noise (see BENCHMARKS.md); smaller statements take less
+// memory.
 const rowsPerInsert = 64
 
 var (

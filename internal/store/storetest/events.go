@@ -247,6 +247,10 @@ func failedAppendWritesNothing(t *testing.T, s store.Store) {
 		{"an infinite value", modify(func(b *store.EventBatch) { b.Tracks[0].Value = math.Inf(1) }), store.ErrInvalid},
 		{"properties that are not an object", modify(func(b *store.EventBatch) { b.Tracks[0].Properties = json.RawMessage(`[1]`) }), store.ErrInvalid},
 		{"properties that are not JSON", modify(func(b *store.EventBatch) { b.Tracks[0].Properties = json.RawMessage(`{"a":`) }), store.ErrInvalid},
+		{"properties holding a NUL", modify(func(b *store.EventBatch) { b.Tracks[0].Properties = json.RawMessage(`{"a":"\u0000"}`) }), store.ErrInvalid},
+		{"a flag that is not UTF-8", modify(func(b *store.EventBatch) { b.Exposures[1].Flag = "check\xffout" }), store.ErrInvalid},
+		{"a name holding a NUL", modify(func(b *store.EventBatch) { b.Tracks[2].Name = "page\x00view" }), store.ErrInvalid},
+		{"an id that is not UTF-8", modify(func(b *store.EventBatch) { b.ID = "\xc3" }), store.ErrInvalid},
 	}
 	for _, tt := range tests {
 		// The good batch comes first: it must not be stored either.

@@ -45,9 +45,9 @@ CREATE TABLE tracks (
         GENERATED ALWAYS AS (date_bin('1 minute', time, timestamptz '1970-01-01 00:00:00+00')) STORED
 );
 
--- One index per table, the cheapest layout that serves analysis: each
--- index entry an event writes costs a good part of what its row costs
--- (measured; see BENCHMARKS.md), and ingest must stay fast. An experiment
+-- One index per table, the cheapest layout that serves analysis: the index
+-- entry each event writes costs about a fifth of ingest speed (measured;
+-- see BENCHMARKS.md), and ingest must stay fast. An experiment
 -- or a guarded rollout serves one flag, so its exposures are the flag's,
 -- filtered; a metric is a track event name. Statistics and retention,
 -- which read every flag or name, step from one to the next through the
@@ -56,8 +56,8 @@ CREATE TABLE tracks (
 -- Indexes end with the minute of the event time, not the time itself.
 -- Events do not arrive in time order: each sender's batch spans the
 -- seconds since its last one, so exact times from many senders would send
--- every insert to a random place in the last seconds of each index (more
--- than twice as slow, measured). Entries with equal keys are ordered by
+-- every insert to a random place in the last seconds of each index (up to
+-- half as fast, measured). Entries with equal keys are ordered by
 -- their row's address, which COPY appends, so within a minute inserts
 -- append at the end of their range. A query over a window constrains
 -- minute, for the index, and time, for exactness:
