@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
+	"sync"
 	"time"
 
 	"github.com/weirhq/weir/internal/stats"
@@ -124,21 +126,35 @@ func Run(ctx context.Context, src Source, p Plan, now time.Time) (*Result, error
 		return nil, err
 	}
 	res := &Result{Experiment: p.Experiment, Environment: p.Env, Phase: p.Phase, AnalyzedAt: now, From: p.From, To: p.To}
-	unitsKnown := false
-	for _, m := range p.Metrics {
-		agg, err := src.AggregateExperiment(ctx, p.query(m))
-		if err != nil {
-			return nil, fmt.Errorf("analyse experiment %q, metric %q: %w", p.Experiment, m.Key, err)
+	// The metrics' aggregations are independent queries, each a pass over
+	// the experiment's exposures and the metric's events: they run side by
+	// side, as many at a time as there are CPUs.
+	aggs := make([]store.Aggregates, len(p.Metrics))
+	errs := make([]error, len(p.Metrics))
+	sem := make(chan struct{}, max(1, min(runtime.GOMAXPROCS(0), len(p.Metrics))))
+	var wg sync.WaitGroup
+	for i, m := range p.Metrics {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			aggs[i], errs[i] = src.AggregateExperiment(ctx, p.query(m))
+		}()
+	}
+	wg.Wait()
+	for i, m := range p.Metrics {
+		if errs[i] != nil {
+			return nil, fmt.Errorf("analyse experiment %q, metric %q: %w", p.Experiment, m.Key, errs[i])
 		}
+		agg := aggs[i]
 		req := p.request(m, agg)
 		resp, err := stats.Analyze(req)
 		if err != nil {
 			return nil, fmt.Errorf("analyse experiment %q, metric %q: %w", p.Experiment, m.Key, err)
 		}
-		if !unitsKnown {
+		if i == 0 {
 			// Every metric analyses the same exposed units; the first query
 			// gives their counts and the sample-ratio check.
-			unitsKnown = true
 			res.MultipleVariantUnits = agg.MultipleVariantUnits
 			for _, v := range req.Variants {
 				res.Units = append(res.Units, VariantUnits{Variant: v.Key, Units: v.N})

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -16,13 +17,19 @@ import (
 // fakeSource answers with fixed aggregates per event name and records the
 // queries it was asked.
 type fakeSource struct {
+	mu      sync.Mutex
 	byEvent map[string]store.Aggregates
-	queries []store.AggregateQuery
+	queries map[string]store.AggregateQuery // by event
 	err     error
 }
 
 func (f *fakeSource) AggregateExperiment(_ context.Context, q store.AggregateQuery) (store.Aggregates, error) {
-	f.queries = append(f.queries, q)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.queries == nil {
+		f.queries = map[string]store.AggregateQuery{}
+	}
+	f.queries[q.Event] = q
 	return f.byEvent[q.Event], f.err
 }
 
@@ -48,7 +55,7 @@ func TestAConversionMetricIsAnalysedAsAProportionWithTheExposedUnits(t *testing.
 	if err != nil {
 		t.Fatal(err)
 	}
-	q := src.queries[0]
+	q := src.queries["purchase"]
 	if q.Aggregation != store.AggregateConversion || q.Window != 72*time.Hour || !q.From.Equal(t0) || !q.To.Equal(now) || q.Experiment != "checkout" {
 		t.Fatalf("query = %+v", q)
 	}
@@ -140,11 +147,11 @@ func TestCUPEDAsksForTheCovariateExceptForRatios(t *testing.T) {
 	if _, err := analysis.Run(context.Background(), src, p, now); err != nil {
 		t.Fatal(err)
 	}
-	if src.queries[0].Covariate != lookback || src.queries[0].Aggregation != store.AggregateSum {
-		t.Fatalf("sum query = %+v", src.queries[0])
+	if q := src.queries["rev"]; q.Covariate != lookback || q.Aggregation != store.AggregateSum {
+		t.Fatalf("sum query = %+v", q)
 	}
-	if src.queries[1].Covariate != 0 || src.queries[1].Aggregation != store.AggregateRatio || src.queries[1].Denominator != "view" {
-		t.Fatalf("ratio query = %+v", src.queries[1])
+	if q := src.queries["click"]; q.Covariate != 0 || q.Aggregation != store.AggregateRatio || q.Denominator != "view" {
+		t.Fatalf("ratio query = %+v", q)
 	}
 }
 

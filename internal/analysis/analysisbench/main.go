@@ -44,6 +44,7 @@ func main() {
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	var s benchStore
 	var cleanup func()
+	var analyze func(context.Context) error
 	var err error
 	fresh := true
 	if *dbPath != "" {
@@ -55,7 +56,7 @@ func main() {
 		}
 		s, cleanup = st, func() { st.Close() }
 	} else {
-		s, cleanup, err = open(ctx, *pgURL)
+		s, cleanup, analyze, err = open(ctx, *pgURL)
 	}
 	if err != nil {
 		log.Fatal(err)
@@ -67,6 +68,13 @@ func main() {
 			log.Fatal(err)
 		}
 		log.Printf("filled %d units, %d events in %s", *units, *events, time.Since(start).Round(time.Millisecond))
+		if analyze != nil {
+			// What autovacuum does soon after a bulk load: without
+			// statistics, the planner guesses a nested loop join.
+			if err := analyze(ctx); err != nil {
+				log.Fatal(err)
+			}
+		}
 	}
 
 	to := t0.Add(10 * 24 * time.Hour)
@@ -108,40 +116,42 @@ type benchStore interface {
 	store.AnalysisStore
 }
 
-func open(ctx context.Context, url string) (benchStore, func(), error) {
+// open opens a fresh store: SQLite in a temporary directory, or a new
+// schema of the PostgreSQL database at url (dropped by cleanup), with a
+// function that refreshes PostgreSQL's planner statistics.
+func open(ctx context.Context, url string) (s benchStore, cleanup func(), analyze func(context.Context) error, err error) {
 	if url == "" {
 		dir, err := os.MkdirTemp("", "analysisbench")
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
-		s, err := sqlite.Open(ctx, filepath.Join(dir, "weir.db"))
+		st, err := sqlite.Open(ctx, filepath.Join(dir, "weir.db"))
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
-		return s, func() { s.Close(); os.RemoveAll(dir) }, seedEnv(ctx, s)
+		return st, func() { st.Close(); os.RemoveAll(dir) }, nil, seedEnv(ctx, st)
 	}
 	schema := "analysisbench_" + strconv.FormatInt(time.Now().UnixNano(), 36)
 	conn, err := pgx.Connect(ctx, url)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	cfg, err := pgx.ParseConfig(url)
+	st, err := postgres.Open(ctx, url+"&search_path="+schema)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	cfg.RuntimeParams["search_path"] = schema
-	s, err := postgres.Open(ctx, cfg.ConnString()+"&search_path="+schema)
-	if err != nil {
-		return nil, nil, err
+	analyze = func(ctx context.Context) error {
+		_, err := conn.Exec(ctx, "ANALYZE "+schema+".exposures, "+schema+".tracks")
+		return err
 	}
-	return s, func() {
-		s.Close()
+	return st, func() {
+		st.Close()
 		conn.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE")
 		conn.Close(ctx)
-	}, seedEnv(ctx, s)
+	}, analyze, seedEnv(ctx, st)
 }
 
 func seedEnv(ctx context.Context, s store.Store) error {
