@@ -238,9 +238,11 @@ func sdkFile(cfg *store.Config, env string) (*flagmodel.File, map[string]int64) 
 	out := &flagmodel.File{}
 	for _, e := range full.Environments {
 		// Private attributes and the property allow-list let SDKs keep
-		// what the intake would not store from ever leaving the application.
+		// what the intake would not store from ever leaving the application;
+		// the holdout changes what evaluation serves, so SDKs must apply it
+		// exactly as the server does.
 		out.Environments = append(out.Environments, flagmodel.Environment{Key: e.Key, PrivateAttributes: e.PrivateAttributes,
-			EventProperties: e.EventProperties})
+			EventProperties: e.EventProperties, Holdout: e.Holdout})
 	}
 	for _, sg := range full.Segments {
 		sg.Description = ""

@@ -18,6 +18,10 @@ import (
 )
 
 const sdkFlags = `
+environments:
+  - key: development
+  - key: production
+    holdout: {weight: 30000}
 segments:
   - key: staff
     description: people who work here
@@ -40,7 +44,7 @@ flags:
             description: dogfooding
             when: [{op: inSegment, values: [staff]}]
             serve: {variant: on}
-        default: {split: {on: 50, off: 50}}
+        default: {split: {on: 50, off: 50}, experiment: checkout-test}
       development: {enabled: true, default: {variant: on}}
   - key: banner
     type: string
@@ -113,11 +117,22 @@ func TestTheSDKSnapshotHoldsOnlyTheKeysEnvironmentAndEvaluatesLikeTheServer(t *t
 		t.Errorf("environments %v, %d flags", file.Environments, len(file.Flags))
 	}
 	server := f.srv.Snapshot("production")
-	contexts := []*eval.Context{nil, {TargetingKey: "vip"}, {TargetingKey: "ann"}, {TargetingKey: "u1"}, {TargetingKey: "u2"}, {TargetingKey: "u3"}}
+	contexts := []*eval.Context{nil, {TargetingKey: "vip"}, {TargetingKey: "ann"}}
+	heldOut := 0
+	for i := range 200 { // the holdout keeps about 30% of them out of the experiment
+		c := &eval.Context{TargetingKey: "u" + strconv.Itoa(i)}
+		contexts = append(contexts, c)
+		if server.Evaluate("checkout", c).Allocation == nil {
+			heldOut++
+		}
+	}
+	if heldOut < 30 || heldOut > 90 {
+		t.Errorf("%d of 200 units held out, want about 60", heldOut)
+	}
 	for _, flag := range []string{"checkout", "banner", "missing"} {
 		for _, c := range contexts {
 			got, want := snap.Evaluate(flag, c), server.Evaluate(flag, c)
-			if got != want {
+			if !sameResult(got, want) {
 				t.Errorf("%s for %v: SDK %+v, server %+v", flag, c, got, want)
 			}
 		}
@@ -125,6 +140,16 @@ func TestTheSDKSnapshotHoldsOnlyTheKeysEnvironmentAndEvaluatesLikeTheServer(t *t
 	if r := snap.Evaluate("checkout", nil); r.Version == 0 {
 		t.Errorf("the flag version is lost: %+v", r)
 	}
+}
+
+// sameResult compares results, allocations by content (each snapshot has
+// its own).
+func sameResult(a, b eval.Result) bool {
+	if (a.Allocation == nil) != (b.Allocation == nil) || a.Allocation != nil && *a.Allocation != *b.Allocation {
+		return false
+	}
+	a.Allocation, b.Allocation = nil, nil
+	return a == b
 }
 
 func TestTheSDKSnapshotAnswersNotModifiedUntilItsEnvironmentChanges(t *testing.T) {
