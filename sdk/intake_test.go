@@ -42,8 +42,8 @@ const experimentFlags = `{
  ]}`
 
 // withAllowList is the production environment with email private and an
-// allow-list of track properties; withoutAllowList has no allow-list, as
-// the server's snapshots have today.
+// allow-list of track properties; withoutAllowList has none, as an
+// environment that declares no eventProperties.
 const (
 	withAllowList    = `{"key": "production", "privateAttributes": ["email"], "eventProperties": ["plan", "amount"]}`
 	withoutAllowList = `{"key": "production", "privateAttributes": ["email"]}`
