@@ -435,7 +435,8 @@ func runClients(n int, raw bool, cpuProfile string) error {
 			fs[i], ready = f, wait
 		} else {
 			c, err := sdk.New(ctx, key, sdk.WithBaseURL(url), sdk.WithEnvironment("production"),
-				sdk.WithHTTPClient(hc), sdk.WithBackoff(100*time.Millisecond, 2*time.Second))
+				sdk.WithHTTPClient(hc), sdk.WithBackoff(100*time.Millisecond, 2*time.Second),
+				sdk.WithEvents(false)) // propagation only: no event senders, as in earlier figures
 			if err != nil {
 				return err
 			}
