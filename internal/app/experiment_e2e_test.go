@@ -201,4 +201,25 @@ func TestAnExperimentRunsEndToEndFromSDKTrafficToResults(t *testing.T) {
 	if len(history.Analyses) != 1 || history.Analyses[0].Experiment != "checkout-test" {
 		t.Fatalf("history = %+v", history.Analyses)
 	}
+
+	// The next experiment started without a traffic figure estimates its
+	// duration from the units that sent events in the last day.
+	admin("POST", "/api/v1/experiments/checkout-test/stop", "application/json", `{"reason": "done"}`)
+	admin("POST", "/api/v1/experiments", "application/json", `{"experiment": {"key": "checkout-2", "environment": "production",
+		"flag": "checkout", "control": "off", "treatments": ["on"], "metrics": {"primary": "purchase-rate"},
+		"baseline": {"rate": 0.1}, "mde": 0.1}}`)
+	var started struct {
+		Experiment struct {
+			SampleSize       map[string]int64 `json:"sampleSize"`
+			ExpectedDuration string           `json:"expectedDuration"`
+		} `json:"experiment"`
+	}
+	if err := json.Unmarshal(admin("POST", "/api/v1/experiments/checkout-2/start", "application/json", `{"reason": "next"}`), &started); err != nil {
+		t.Fatal(err)
+	}
+	if started.Experiment.ExpectedDuration == "" || started.Experiment.SampleSize["off"] == 0 {
+		t.Fatalf("no expected duration from recent traffic: %+v", started.Experiment)
+	}
+	t.Logf("checkout-2: sample size %v, expected duration %s at about %d units a day", started.Experiment.SampleSize,
+		started.Experiment.ExpectedDuration, users)
 }

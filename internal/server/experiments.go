@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
@@ -301,16 +302,44 @@ func (s *Server) putExperiment(w http.ResponseWriter, r *http.Request) error {
 	if req.DailyUnits < 0 {
 		return badRequest("dailyUnits", "a number of units, 0 or more")
 	}
+	if req.DailyUnits == 0 {
+		req.DailyUnits = s.recentDailyUnits(r, key)
+	}
 	return s.step(w, r, key, req.ExpectedVersion, req.Reason, http.StatusOK, func(cfg *store.Config, rq experiment.Request) (*experiment.Step, error) {
 		return experiment.Update(cfg, req.Experiment, experiment.Traffic{DailyUnits: req.DailyUnits}, rq)
 	})
+}
+
+// recentDailyUnits estimates the daily units of an experiment's
+// environment from recent traffic: the distinct units that sent events in
+// the last 24 hours. It is an estimate of the units evaluating the flag
+// (every active unit may), used when the caller gives no figure; 0 (no
+// expected duration) when there is no traffic or it cannot be read.
+func (s *Server) recentDailyUnits(r *http.Request, key string) int64 {
+	cfg, err := s.current(r.Context())
+	if err != nil {
+		return 0
+	}
+	e, ok := findExperiment(cfg, key)
+	if !ok {
+		return 0
+	}
+	now := time.Now()
+	n, err := s.store.DistinctUnits(r.Context(), e.Value.Environment, now.Add(-24*time.Hour), now)
+	if err != nil {
+		s.log.LogAttrs(r.Context(), slog.LevelWarn, "recent traffic unknown: no expected duration",
+			slog.String("experiment", key), slog.String("error", err.Error()))
+		return 0
+	}
+	return n
 }
 
 type startRequest struct {
 	Reason          string `json:"reason,omitempty"`
 	ExpectedVersion *int64 `json:"expectedVersion,omitempty"`
 	// DailyUnits is the number of units evaluating the flag per day in the
-	// experiment's environment, when known, for the expected duration.
+	// experiment's environment, for the expected duration. Without it, the
+	// distinct units that sent events in the last 24 hours are used.
 	DailyUnits int64 `json:"dailyUnits,omitempty"`
 }
 
@@ -323,6 +352,9 @@ func (s *Server) startExperiment(w http.ResponseWriter, r *http.Request) error {
 		return badRequest("dailyUnits", "a number of units, 0 or more")
 	}
 	key := r.PathValue("key")
+	if req.DailyUnits == 0 {
+		req.DailyUnits = s.recentDailyUnits(r, key)
+	}
 	return s.step(w, r, key, req.ExpectedVersion, req.Reason, http.StatusOK, func(cfg *store.Config, rq experiment.Request) (*experiment.Step, error) {
 		return experiment.Start(cfg, key, experiment.Traffic{DailyUnits: req.DailyUnits}, rq)
 	})

@@ -40,6 +40,7 @@ type Store interface {
 	Ping(ctx context.Context) error
 	AggregateExperiment(ctx context.Context, q store.AggregateQuery) (store.Aggregates, error)
 	SaveAnalysis(ctx context.Context, a store.Analysis) error
+	DistinctUnits(ctx context.Context, env string, from, to time.Time) (int64, error)
 	Analyses(ctx context.Context, env, experiment string, limit int) ([]store.Analysis, error)
 }
 

@@ -94,6 +94,10 @@ type AnalysisStore interface {
 	// AggregateExperiment computes an experiment's per-variant sufficient
 	// statistics of one metric in the database.
 	AggregateExperiment(ctx context.Context, q AggregateQuery) (Aggregates, error)
+	// DistinctUnits counts the distinct units with an exposure or a track
+	// event in an environment with times in [from, to): the traffic an
+	// experiment's expected duration is estimated from.
+	DistinctUnits(ctx context.Context, env string, from, to time.Time) (int64, error)
 	// SaveAnalysis appends an analysis to the experiment's history.
 	SaveAnalysis(ctx context.Context, a Analysis) error
 	// Analyses returns up to limit of an experiment's stored analyses in an

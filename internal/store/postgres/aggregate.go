@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"time"
 
 	"github.com/weirhq/weir/internal/store"
 	"github.com/weirhq/weir/internal/store/backend"
@@ -114,4 +115,18 @@ func (s *Store) Analyses(ctx context.Context, env, experiment string, limit int)
 		return nil, fmt.Errorf("analyses of experiment %q: %w", experiment, translate(err))
 	}
 	return out, nil
+}
+
+// DistinctUnits implements store.AnalysisStore.
+func (s *Store) DistinctUnits(ctx context.Context, env string, from, to time.Time) (int64, error) {
+	var n int64
+	err := s.pool.QueryRow(ctx, `SELECT count(*) FROM (
+		SELECT unit FROM exposures WHERE env = $1 AND time >= $2 AND time < $3
+		UNION
+		SELECT unit FROM tracks WHERE env = $1 AND time >= $2 AND time < $3) u`,
+		env, backend.Timestamp(from), backend.Timestamp(to)).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("distinct units of %s: %w", env, translate(err))
+	}
+	return n, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/weirhq/weir/internal/store"
 	"github.com/weirhq/weir/internal/store/backend"
@@ -131,4 +132,21 @@ func (s *Store) Analyses(ctx context.Context, env, experiment string, limit int)
 		return nil, fmt.Errorf("analyses of experiment %q: %w", experiment, translate(err))
 	}
 	return out, nil
+}
+
+// DistinctUnits implements store.AnalysisStore.
+func (s *Store) DistinctUnits(ctx context.Context, env string, from, to time.Time) (int64, error) {
+	lo, hi := micros(from), micros(to)
+	var n int64
+	err := s.read.QueryRowContext(ctx, `SELECT count(*) FROM (
+		SELECT e.unit FROM exposure_runs r CROSS JOIN exposures e ON e.seq BETWEEN r.first_seq AND r.last_seq
+		WHERE r.env = ?1 AND r.minute BETWEEN ?2 AND ?3 AND e.time >= ?4 AND e.time < ?5
+		UNION
+		SELECT t.unit FROM track_runs r CROSS JOIN tracks t ON t.seq BETWEEN r.first_seq AND r.last_seq
+		WHERE r.env = ?1 AND r.minute BETWEEN ?2 AND ?3 AND t.time >= ?4 AND t.time < ?5)`,
+		env, minuteOf(lo), minuteOf(hi), lo, hi).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("distinct units of %s: %w", env, translate(err))
+	}
+	return n, nil
 }

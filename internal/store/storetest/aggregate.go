@@ -20,6 +20,7 @@ var aggregateCases = []struct {
 	{"aggregates honour the exposure window, the conversion window and the covariate span", aggregatesWindows},
 	{"ratio aggregates keep numerator and denominator sums per unit", aggregatesRatio},
 	{"an experiment without exposures aggregates to nothing", aggregatesEmpty},
+	{"distinct units count each unit of an environment's window once", distinctUnits},
 	{"analyses are stored and listed newest first", analysesHistory},
 }
 
@@ -202,5 +203,34 @@ func analysesHistory(t *testing.T, s store.Store) {
 	all, err := s.Analyses(ctx, "production", "checkout-test", 0)
 	if err != nil || len(all) != 3 {
 		t.Fatalf("all analyses: %d, %v", len(all), err)
+	}
+}
+
+func distinctUnits(t *testing.T, s store.Store) {
+	aggregateFixture(t, s)
+	ctx := context.Background()
+	for _, tc := range []struct {
+		env      string
+		from, to int
+		want     int64
+	}{
+		// a..g have exposures; a, b, c, d have track events too.
+		{"production", 0, 6000, 7},
+		// Before minute 11: a, b, d and f (another experiment's) exposed
+		// at 10; b's purchase at 5.
+		{"production", 0, 11, 4},
+		// Minutes 14 to 22: c's view at 14 and purchases at 15, 16; a's
+		// purchase and views at 20, 21; d's purchase at 20.
+		{"production", 14, 22, 3},
+		{"staging", 0, 6000, 1},
+		{"development", 0, 6000, 0},
+	} {
+		got, err := s.DistinctUnits(ctx, tc.env, at(tc.from), at(tc.to))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != tc.want {
+			t.Errorf("%s [%d, %d): %d units, want %d", tc.env, tc.from, tc.to, got, tc.want)
+		}
 	}
 }
