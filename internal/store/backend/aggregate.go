@@ -59,6 +59,33 @@ type AggregateRow struct {
 	store.VariantAggregate
 }
 
+// Rows is what ReadAggregates needs of a result set; database/sql's and
+// pgx's rows both have it.
+type Rows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+}
+
+// ReadAggregates reads an aggregation query's rows (kind, variant, units
+// and the nine sums) into Aggregates. Errors are the driver's: callers
+// translate them.
+func ReadAggregates(rows Rows) (store.Aggregates, error) {
+	var all []AggregateRow
+	for rows.Next() {
+		var r AggregateRow
+		if err := rows.Scan(&r.Kind, &r.Variant, &r.Units, &r.Sum, &r.SumSquares, &r.DenominatorSum, &r.DenominatorSumSquares,
+			&r.SumProduct, &r.CovariateSum, &r.CovariateSumSquares, &r.CovariateSumProduct); err != nil {
+			return store.Aggregates{}, err
+		}
+		all = append(all, r)
+	}
+	if err := rows.Err(); err != nil {
+		return store.Aggregates{}, err
+	}
+	return CollectAggregates(all), nil
+}
+
 // CollectAggregates turns result rows into Aggregates, sorted by variant.
 func CollectAggregates(rows []AggregateRow) store.Aggregates {
 	var out store.Aggregates

@@ -64,19 +64,11 @@ func (s *Store) AggregateExperiment(ctx context.Context, q store.AggregateQuery)
 		return store.Aggregates{}, fmt.Errorf("aggregate experiment %q: %w", q.Experiment, translate(err))
 	}
 	defer rows.Close()
-	var all []backend.AggregateRow
-	for rows.Next() {
-		var r backend.AggregateRow
-		if err := rows.Scan(&r.Kind, &r.Variant, &r.Units, &r.Sum, &r.SumSquares, &r.DenominatorSum, &r.DenominatorSumSquares,
-			&r.SumProduct, &r.CovariateSum, &r.CovariateSumSquares, &r.CovariateSumProduct); err != nil {
-			return store.Aggregates{}, fmt.Errorf("aggregate experiment %q: %w", q.Experiment, translate(err))
-		}
-		all = append(all, r)
-	}
-	if err := rows.Err(); err != nil {
+	agg, err := backend.ReadAggregates(rows)
+	if err != nil {
 		return store.Aggregates{}, fmt.Errorf("aggregate experiment %q: %w", q.Experiment, translate(err))
 	}
-	return backend.CollectAggregates(all), nil
+	return agg, nil
 }
 
 // SaveAnalysis implements store.AnalysisStore.
