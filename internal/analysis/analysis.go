@@ -207,7 +207,7 @@ func aggregation(metricType string) store.Aggregation {
 }
 
 func (p *Plan) query(m Metric) store.AggregateQuery {
-	q := store.AggregateQuery{Env: p.Env, Flag: p.Flag, Experiment: p.Experiment, From: p.From, To: p.To,
+	q := store.AggregateQuery{Env: p.Env, Flag: p.Flag, Experiment: p.Experiment, From: p.From, To: p.To, Variants: p.Variants,
 		Aggregation: aggregation(m.Type), Event: m.Event, Denominator: m.Denominator, Window: m.Window}
 	if m.CUPED > 0 && m.Type != TypeRatio {
 		q.Covariate = m.CUPED

@@ -48,6 +48,10 @@ type AggregateQuery struct {
 	// Denominator is the ratio's denominator event.
 	Denominator string
 	Window      time.Duration
+	// Variants, when given, are the experiment's variants: a backend may
+	// count units per variant faster knowing them. Units exposed to other
+	// variants are counted all the same.
+	Variants []string
 	// Covariate, when > 0, also computes the same per-unit value over the
 	// Covariate before the unit's first exposure (the CUPED covariate).
 	Covariate time.Duration

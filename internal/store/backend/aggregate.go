@@ -52,7 +52,8 @@ func AggregateExpressions(q store.AggregateQuery) (y, d, x string, err error) {
 // AggregateRow is one row of an aggregation query's result. Kind 0 rows
 // hold a variant's sums over its units with events, kind 1 rows the
 // variant's number of analysed units, and the kind 2 row, in Units, the
-// number of units exposed to several variants.
+// number of units exposed to several variants. A backend may add rows of
+// other kinds without a variant for itself; they are ignored.
 type AggregateRow struct {
 	Kind    int
 	Variant *string
@@ -71,19 +72,25 @@ type Rows interface {
 // and the nine sums) into Aggregates. Errors are the driver's: callers
 // translate them.
 func ReadAggregates(rows Rows) (store.Aggregates, error) {
+	all, err := ReadAggregateRows(rows)
+	if err != nil {
+		return store.Aggregates{}, err
+	}
+	return CollectAggregates(all), nil
+}
+
+// ReadAggregateRows reads an aggregation query's rows as they are.
+func ReadAggregateRows(rows Rows) ([]AggregateRow, error) {
 	var all []AggregateRow
 	for rows.Next() {
 		var r AggregateRow
 		if err := rows.Scan(&r.Kind, &r.Variant, &r.Units, &r.Sum, &r.SumSquares, &r.DenominatorSum, &r.DenominatorSumSquares,
 			&r.SumProduct, &r.CovariateSum, &r.CovariateSumSquares, &r.CovariateSumProduct); err != nil {
-			return store.Aggregates{}, err
+			return nil, err
 		}
 		all = append(all, r)
 	}
-	if err := rows.Err(); err != nil {
-		return store.Aggregates{}, err
-	}
-	return CollectAggregates(all), nil
+	return all, rows.Err()
 }
 
 // CollectAggregates turns result rows into Aggregates, sorted by variant.

@@ -440,6 +440,15 @@ func (s *Store) DeleteEventsBefore(ctx context.Context, env string, before time.
 				return fmt.Errorf("delete %s: %w", q.what, translate(err))
 			}
 			deleted += n
+			if q.rows == "exposures" && n < left {
+				// The exposures before the cutoff are gone: so are the
+				// units whose last exposure was one of them, and the
+				// units that kept only later ones are marked to be
+				// grouped again from those (see migration 0004).
+				if err := forgetExperimentUnits(ctx, t.tx, env, cutoff); err != nil {
+					return err
+				}
+			}
 			// Runs go when their rows are gone. Rows were deleted in the
 			// order of the runs by minute, so the runs this emptied are
 			// among the first left; one emptied at the cutoff's minute,
@@ -516,4 +525,19 @@ func unitTokenKey(ctx context.Context, q querier, env string) ([]byte, error) {
 		return nil, fmt.Errorf("unit token key of %q: %w", env, translate(err))
 	}
 	return key, nil
+}
+
+// forgetExperimentUnits brings experiment_units in line with retention,
+// once it has deleted an environment's exposures before cutoff: rows whose
+// last exposure was before it go, and rows whose first was have first set
+// to 0. Both are found through the index on (xid, first).
+func forgetExperimentUnits(ctx context.Context, t *sql.Tx, env string, cutoff int64) error {
+	const before = `xid IN (SELECT id FROM experiment_keys WHERE env = ?1) AND first < ?2`
+	if _, err := t.ExecContext(ctx, `DELETE FROM experiment_units WHERE `+before+` AND last < ?2`, env, cutoff); err != nil {
+		return fmt.Errorf("delete experiment units: %w", translate(err))
+	}
+	if _, err := t.ExecContext(ctx, `UPDATE experiment_units SET first = 0 WHERE `+before+` AND first > 0`, env, cutoff); err != nil {
+		return fmt.Errorf("update experiment units: %w", translate(err))
+	}
+	return nil
 }

@@ -20,8 +20,15 @@ import (
 
 func openWithEnvironment(t *testing.T) *Store {
 	t.Helper()
+	return openWithEnvironmentAt(t, filepath.Join(t.TempDir(), "weir.db"))
+}
+
+// openWithEnvironmentAt opens a new database at path with an environment
+// production.
+func openWithEnvironmentAt(t *testing.T, path string) *Store {
+	t.Helper()
 	ctx := context.Background()
-	s, err := Open(ctx, filepath.Join(t.TempDir(), "weir.db"))
+	s, err := Open(ctx, path)
 	if err != nil {
 		t.Fatal(err)
 	}

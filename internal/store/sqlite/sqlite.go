@@ -28,6 +28,10 @@ type Store struct {
 	now   func() time.Time
 
 	events *eventStatements // prepared on the write connection
+
+	// The background fold of exposures (fold.go): closing stopFold stops
+	// it, and foldDone is closed when it has.
+	stopFold, foldDone chan struct{}
 }
 
 var _ store.Store = (*Store)(nil)
@@ -78,6 +82,8 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 		s.Close()
 		return nil, fmt.Errorf("open sqlite store: %w", translate(err))
 	}
+	s.stopFold, s.foldDone = make(chan struct{}), make(chan struct{})
+	go s.foldLoop(s.stopFold, s.foldDone)
 	return s, nil
 }
 
@@ -305,6 +311,11 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // Close closes both connection pools.
 func (s *Store) Close() error {
+	if s.stopFold != nil {
+		close(s.stopFold)
+		<-s.foldDone
+		s.stopFold = nil
+	}
 	s.events.close()
 	var errs []error
 	if s.read != nil {

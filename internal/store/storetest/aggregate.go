@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"math"
+	"reflect"
 	"testing"
 	"time"
 
@@ -20,6 +21,7 @@ var aggregateCases = []struct {
 	{"aggregates honour the exposure window, the conversion window and the covariate span", aggregatesWindows},
 	{"ratio aggregates keep numerator and denominator sums per unit", aggregatesRatio},
 	{"an experiment without exposures aggregates to nothing", aggregatesEmpty},
+	{"aggregates after retention count only the exposures that are left", aggregatesAfterRetention},
 	{"distinct units count each unit of an environment's window once", distinctUnits},
 	{"analyses are stored and listed newest first", analysesHistory},
 }
@@ -93,6 +95,18 @@ func mustAggregate(t *testing.T, s store.Store, q store.AggregateQuery) store.Ag
 	if err != nil {
 		t.Fatalf("AggregateExperiment(%+v): %v", q, err)
 	}
+	// The variants a query lists may make it faster, never different:
+	// listed in any order, some missing, or some that saw no units.
+	for _, variants := range [][]string{{"control", "treatment"}, {"treatment", "control", "unused"}, {"control"}, {"unused"}} {
+		q.Variants = variants
+		again, err := s.AggregateExperiment(context.Background(), q)
+		if err != nil {
+			t.Fatalf("AggregateExperiment(%+v): %v", q, err)
+		}
+		if !reflect.DeepEqual(again, got) {
+			t.Fatalf("AggregateExperiment listing variants %q = %+v, want %+v as without them", variants, again, got)
+		}
+	}
 	return got
 }
 
@@ -145,6 +159,12 @@ func aggregatesWindows(t *testing.T, s store.Store) {
 	// or after minute 12 are not read.
 	checkAggregates(t, "until minute 12", mustAggregate(t, s, store.AggregateQuery{Aggregation: store.AggregateCount, Event: "purchase", From: at(0), To: at(12)}), 1,
 		store.VariantAggregate{Variant: "control", Units: 2, Sum: 0, SumSquares: 0})
+	// Starting at minute 11 leaves d's treatment exposure at 10 out: d is
+	// then a control unit that converted at 20; b's first exposure in the
+	// window is at 50, after its purchase.
+	checkAggregates(t, "from minute 11", mustAggregate(t, s, store.AggregateQuery{Aggregation: store.AggregateConversion, Event: "purchase", From: at(11), To: at(4000)}), 0,
+		store.VariantAggregate{Variant: "control", Units: 2, Sum: 1, SumSquares: 1},
+		store.VariantAggregate{Variant: "treatment", Units: 2, Sum: 1, SumSquares: 1})
 	// The covariate is the same metric over the 30 minutes before each
 	// unit's first exposure: b's purchase at 5 (7) for b; nothing for the
 	// others.
@@ -233,4 +253,24 @@ func distinctUnits(t *testing.T, s store.Store) {
 			t.Errorf("%s [%d, %d): %d units, want %d", tc.env, tc.from, tc.to, got, tc.want)
 		}
 	}
+}
+
+func aggregatesAfterRetention(t *testing.T, s store.Store) {
+	aggregateFixture(t, s)
+	es := s.(store.EventStore)
+	for {
+		n, err := es.DeleteEventsBefore(context.Background(), "production", at(11), 2)
+		if err != nil {
+			t.Fatalf("DeleteEventsBefore: %v", err)
+		}
+		if n == 0 {
+			break
+		}
+	}
+	// Left: b at 50, c at 12, d's control exposure at 11, e at 13, g at
+	// 5000, and the events from minute 11 on. d is now a control unit
+	// that converted (at 20), b did not convert after minute 50.
+	checkAggregates(t, "after retention", mustAggregate(t, s, store.AggregateQuery{Aggregation: store.AggregateConversion, Event: "purchase"}), 0,
+		store.VariantAggregate{Variant: "control", Units: 2, Sum: 1, SumSquares: 1},
+		store.VariantAggregate{Variant: "treatment", Units: 2, Sum: 1, SumSquares: 1})
 }
