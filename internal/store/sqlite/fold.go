@@ -25,6 +25,16 @@ const (
 // foldAll folds every exposure stored after the watermark, one batch per
 // transaction, until none is left or ctx ends.
 func (s *Store) foldAll(ctx context.Context) error {
+	// Most of the time there is nothing to fold: a read says so without
+	// taking the write lock.
+	var pending bool
+	if err := s.read.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM exposures
+		WHERE seq > (SELECT folded_seq FROM experiment_folds WHERE id = 1))`).Scan(&pending); err != nil {
+		return fmt.Errorf("fold exposures: %w", translate(err))
+	}
+	if !pending {
+		return nil
+	}
 	for {
 		n, err := s.foldOnce(ctx, foldBatch)
 		if err != nil {
