@@ -29,10 +29,8 @@ import (
 // arrival, and each finds its unit's row by key. SQLite groups by sorting,
 // so the query sorts only the events' rows (per unit, then per variant)
 // and counts the units per variant in one pass over their rows with a
-// FILTER per variant ({counts}), never sorting a million units. (A unary +
-// keeps the planner off the index on (xid, first), which is retention's:
-// an experiment's units are read in key order.) Times are Unix
-// microseconds, minutes Unix minutes.
+// FILTER per variant ({counts}), never sorting a million units. Times are
+// Unix microseconds, minutes Unix minutes.
 //
 // Parameters: 1 env, 2 the experiment's number (experiment_keys), 3 from,
 // 4 to, 5 event, 6 denominator event, 7 window (0 = none), 8 covariate span
@@ -52,7 +50,7 @@ j AS (
     coalesce(g.first, u.first) AS first, coalesce(g.variant, u.variant) AS variant, coalesce(g.vmax, u.vmax) AS vmax
   FROM ev t CROSS JOIN experiment_units u ON u.xid = ?2 AND u.unit = t.unit
   LEFT JOIN edge g ON g.unit = t.unit
-  WHERE (+u.first >= ?3 AND u.last < ?4) OR g.unit IS NOT NULL
+  WHERE (u.first >= ?3 AND u.last < ?4) OR g.unit IS NOT NULL
 ),
 per AS (
   SELECT variant,
@@ -66,7 +64,7 @@ per AS (
 ),
 vals AS (SELECT variant, {y} AS y, {d} AS d, {x} AS x FROM per),
 clean AS (
-  SELECT variant, vmax FROM experiment_units WHERE xid = ?2 AND +first >= ?3 AND last < ?4
+  SELECT variant, vmax FROM experiment_units WHERE xid = ?2 AND first >= ?3 AND last < ?4
 ),
 units AS (
   SELECT variant, vmax FROM clean
@@ -91,7 +89,7 @@ const edgeSQL = `
 // edgeUnitsSQL selects the units with exposures on both sides of an edge
 // of the window.
 const edgeUnitsSQL = `SELECT unit FROM experiment_units
-      WHERE xid = ?2 AND +first < ?4 AND last >= ?3 AND (first < ?3 OR last >= ?4)`
+      WHERE xid = ?2 AND first < ?4 AND last >= ?3 AND (first < ?3 OR last >= ?4)`
 
 // noEdgeSQL stands for edgeSQL when no unit is on an edge.
 const noEdgeSQL = `SELECT NULL AS unit, NULL AS variant, NULL AS vmax, NULL AS first WHERE false`

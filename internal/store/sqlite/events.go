@@ -417,7 +417,9 @@ func (s *Store) DeleteEventsBefore(ctx context.Context, env string, before time.
 	}
 	cutoff := micros(before)
 	var deleted int64
+	forgot := false
 	err := s.inWriteTx(ctx, func(t *tx) error {
+		forgot = false
 		for _, q := range []struct{ what, rows, runs, key string }{
 			{"exposures", "exposures", "exposure_runs", "flag"},
 			{"track events", "tracks", "track_runs", "name"},
@@ -440,7 +442,7 @@ func (s *Store) DeleteEventsBefore(ctx context.Context, env string, before time.
 				return fmt.Errorf("delete %s: %w", q.what, translate(err))
 			}
 			deleted += n
-			if q.rows == "exposures" && n < left {
+			if q.rows == "exposures" && n < left && s.forgotten(env) < cutoff {
 				// The exposures before the cutoff are gone: so are the
 				// units whose last exposure was one of them, and the
 				// units that kept only later ones are marked to be
@@ -448,6 +450,7 @@ func (s *Store) DeleteEventsBefore(ctx context.Context, env string, before time.
 				if err := forgetExperimentUnits(ctx, t.tx, env, cutoff); err != nil {
 					return err
 				}
+				forgot = true
 			}
 			// Runs go when their rows are gone. Rows were deleted in the
 			// order of the runs by minute, so the runs this emptied are
@@ -478,6 +481,9 @@ func (s *Store) DeleteEventsBefore(ctx context.Context, env string, before time.
 	})
 	if err != nil {
 		return 0, fmt.Errorf("delete events in %q: %w", env, err)
+	}
+	if forgot {
+		s.forgot(env, cutoff)
 	}
 	return deleted, nil
 }
@@ -530,7 +536,7 @@ func unitTokenKey(ctx context.Context, q querier, env string) ([]byte, error) {
 // forgetExperimentUnits brings experiment_units in line with retention,
 // once it has deleted an environment's exposures before cutoff: rows whose
 // last exposure was before it go, and rows whose first was have first set
-// to 0. Both are found through the index on (xid, first).
+// to 0. It reads the environment's experiments' units once.
 func forgetExperimentUnits(ctx context.Context, t *sql.Tx, env string, cutoff int64) error {
 	const before = `xid IN (SELECT id FROM experiment_keys WHERE env = ?1) AND first < ?2`
 	if _, err := t.ExecContext(ctx, `DELETE FROM experiment_units WHERE `+before+` AND last < ?2`, env, cutoff); err != nil {
@@ -540,4 +546,24 @@ func forgetExperimentUnits(ctx context.Context, t *sql.Tx, env string, cutoff in
 		return fmt.Errorf("update experiment units: %w", translate(err))
 	}
 	return nil
+}
+
+// forgotten returns the latest cutoff up to which experiment_units of env
+// were brought in line with retention (forgetExperimentUnits), so that a
+// retention run reads the units once, not once per chunk it deletes.
+func (s *Store) forgotten(env string) int64 {
+	s.forgetMu.Lock()
+	defer s.forgetMu.Unlock()
+	return s.forgottenTo[env]
+}
+
+// forgot records that experiment_units of env are in line with retention
+// up to cutoff; it is called once the transaction that did it committed.
+func (s *Store) forgot(env string, cutoff int64) {
+	s.forgetMu.Lock()
+	defer s.forgetMu.Unlock()
+	if s.forgottenTo == nil {
+		s.forgottenTo = map[string]int64{}
+	}
+	s.forgottenTo[env] = max(s.forgottenTo[env], cutoff)
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/weirhq/weir/flagmodel"
 	"github.com/weirhq/weir/internal/store"
 )
 
@@ -98,4 +99,47 @@ func TestTheMigrationFoldsExposuresStoredBeforeIt(t *testing.T) {
 	if err := s.read.QueryRow(`SELECT count(*) FROM experiment_units`).Scan(&units); err != nil || units == 0 {
 		t.Fatalf("%d units after the migration, err %v", units, err)
 	}
+}
+
+// BenchmarkFold50000Exposures measures folding one batch of 50,000
+// exposures of an experiment (units drawn from 1,000,000, so most are new)
+// into a table that already holds the units of the batches before it.
+func BenchmarkFold50000Exposures(b *testing.B) {
+	s, err := Open(context.Background(), filepath.Join(b.TempDir(), "weir.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	close(s.stopFold) // the benchmark folds by itself
+	<-s.foldDone
+	s.stopFold = nil
+	ctx := context.Background()
+	if _, err := s.Commit(ctx, &store.Changeset{Actor: "bench", Action: "apply", Changes: []store.Change{
+		{Kind: store.KindEnvironment, Key: "production", Environment: &flagmodel.Environment{Key: "production"}},
+	}}); err != nil {
+		b.Fatal(err)
+	}
+	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	x := uint64(1)
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		for j := range 5 {
+			batch := store.EventBatch{Env: "production", ID: fmt.Sprint("bench-", i, "-", j), ReceivedAt: t0}
+			for k := range 10_000 {
+				x = x*6364136223846793005 + 1442695040888963407
+				unit := []byte(fmt.Sprintf("%016x", x%1_000_000))
+				batch.Exposures = append(batch.Exposures, store.Exposure{Time: t0.Add(time.Duration(i*50_000+j*10_000+k) * time.Millisecond),
+					Unit: unit, Flag: "checkout", Variant: []string{"control", "treatment"}[x>>40&1], FlagVersion: 1, Experiment: "checkout-test"})
+			}
+			if _, err := s.AppendEvents(ctx, []store.EventBatch{batch}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.StartTimer()
+		if n, err := s.foldOnce(ctx, foldBatch); err != nil || n != 50_000 {
+			b.Fatalf("folded %d, err %v", n, err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*50_000), "ns/exposure")
 }

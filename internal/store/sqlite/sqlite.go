@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"runtime"
 	"strings"
+	"sync"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
@@ -32,6 +33,9 @@ type Store struct {
 	// The background fold of exposures (fold.go): closing stopFold stops
 	// it, and foldDone is closed when it has.
 	stopFold, foldDone chan struct{}
+
+	forgetMu    sync.Mutex
+	forgottenTo map[string]int64 // see forgotten in events.go
 }
 
 var _ store.Store = (*Store)(nil)
