@@ -6,21 +6,71 @@ import (
 	"unsafe"
 )
 
-// Interner makes equal strings of decoded models share one copy. A
-// configuration of many flags repeats the same variant names, attributes,
-// operators, clause values and target keys thousands of times, and a decoder
-// allocates each occurrence separately; a server that keeps the
-// configuration keeps every copy. Clause and variant values that are
-// strings or numbers share their boxed form too.
+// Interner stores decoded models compactly. A configuration of many flags
+// repeats the same variant names, attributes, operators, clause values and
+// target keys thousands of times, and a decoder allocates each occurrence
+// separately, among its own short-lived data; a server that keeps the
+// configuration keeps every copy, and each small kept object pins a span of
+// the decoder's garbage. An Interner makes equal strings share one copy
+// (clause and variant values that are strings or numbers share their boxed
+// form too), and moves the slices and states of the models it is given into
+// a few large arrays, so what is kept is also dense.
 //
-// Interning changes no value, only where equal values are stored. The zero
-// value is ready to use; an Interner is not safe for concurrent use. It holds
-// every string it has seen, so keep it only while decoding one
-// configuration.
+// Interning changes no value, only where values are stored: slices keep
+// their lengths and contents (their capacity is their length, so appending
+// to one copies it). The zero value is ready to use; an Interner is not safe
+// for concurrent use. It holds every string it has seen, so keep it only
+// while decoding one configuration.
 type Interner struct {
 	strs  map[string]string
 	vals  map[any]any
 	chunk []byte
+
+	strings     slab[string]
+	anys        slab[any]
+	variants    slab[Variant]
+	targets     slab[Target]
+	prereqs     slab[Prerequisite]
+	rules       slab[Rule]
+	segRules    slab[SegmentRule]
+	clauses     slab[Clause]
+	weights     slab[Weight]
+	states      slab[FlagState]
+	serves      slab[Serve]
+	trafficList slab[Traffic]
+}
+
+// slab hands out copies of slices from shared arrays. Arrays start small
+// and double up to slabBytes, so a small file costs little and a large one
+// lives in a few large allocations.
+type slab[T any] struct {
+	buf  []T
+	next int
+}
+
+const slabBytes = 64 << 10
+
+// copy returns a copy of xs in the slab, with its capacity its length.
+func (s *slab[T]) copy(xs []T) []T {
+	n := len(xs)
+	if n == 0 {
+		return xs
+	}
+	if cap(s.buf)-len(s.buf) < n {
+		var zero T
+		limit := max(1, slabBytes/int(unsafe.Sizeof(zero)))
+		size := max(n, s.next, 8)
+		s.buf = make([]T, 0, size)
+		s.next = min(2*size, limit)
+	}
+	start := len(s.buf)
+	s.buf = append(s.buf, xs...)
+	return s.buf[start:len(s.buf):len(s.buf)]
+}
+
+// one returns a pointer to a copy of x in the slab.
+func (s *slab[T]) one(x *T) *T {
+	return &s.copy(unsafe.Slice(x, 1))[0]
 }
 
 // String returns the shared copy of s.
@@ -59,10 +109,12 @@ func (in *Interner) copy(s string) string {
 // a span of its own.
 const chunkSize = 64 << 10
 
-func (in *Interner) strings(ss []string) {
+// stringList interns the strings of ss and returns a copy of it in a slab.
+func (in *Interner) stringList(ss []string) []string {
 	for i := range ss {
 		ss[i] = in.String(ss[i])
 	}
+	return in.strings.copy(ss)
 }
 
 // value returns the shared box of a string or number value; other values
@@ -110,8 +162,8 @@ func (in *Interner) File(f *File) {
 // Environment interns an environment's strings.
 func (in *Interner) Environment(e *Environment) {
 	e.Key = in.String(e.Key)
-	in.strings(e.PrivateAttributes)
-	in.strings(e.EventProperties)
+	e.PrivateAttributes = in.stringList(e.PrivateAttributes)
+	e.EventProperties = in.stringList(e.EventProperties)
 	if h := e.Holdout; h != nil {
 		h.Seed, h.BucketBy = in.String(h.Seed), in.String(h.BucketBy)
 	}
@@ -120,30 +172,33 @@ func (in *Interner) Environment(e *Environment) {
 // Segment interns a segment's strings.
 func (in *Interner) Segment(s *Segment) {
 	s.Key = in.String(s.Key)
-	in.strings(s.Included)
-	in.strings(s.Excluded)
+	s.Included = in.stringList(s.Included)
+	s.Excluded = in.stringList(s.Excluded)
 	for i := range s.Rules {
 		s.Rules[i].ID = in.String(s.Rules[i].ID)
-		in.clauses(s.Rules[i].When)
+		s.Rules[i].When = in.clauseList(s.Rules[i].When)
 	}
+	s.Rules = in.segRules.copy(s.Rules)
 }
 
-// Flag interns a flag's definition and its states. The Environments map is
-// rebuilt only when one of its keys is not the shared copy yet.
+// Flag interns a flag's definition and its states (see FlagState). The
+// Environments map is rebuilt only when one of its keys is not the shared
+// copy yet.
 func (in *Interner) Flag(f *Flag) {
 	f.Key = in.String(f.Key)
 	f.Kind = Kind(in.String(string(f.Kind)))
 	f.Type = ValueType(in.String(string(f.Type)))
 	f.Owner = in.String(f.Owner)
 	f.Sunset = in.String(f.Sunset)
-	in.strings(f.Tags)
+	f.Tags = in.stringList(f.Tags)
 	for i := range f.Variants {
 		v := &f.Variants[i]
 		v.Key, v.Value = in.String(v.Key), in.value(v.Value)
 	}
-	for _, st := range f.Environments {
+	f.Variants = in.variants.copy(f.Variants)
+	for env, st := range f.Environments {
 		if st != nil {
-			in.FlagState(st)
+			f.Environments[env] = in.FlagState(st)
 		}
 	}
 	rebuild := false
@@ -166,48 +221,78 @@ func sameString(a, b string) bool {
 	return len(a) == len(b) && unsafe.StringData(a) == unsafe.StringData(b)
 }
 
-// FlagState interns a flag state's strings.
-func (in *Interner) FlagState(st *FlagState) {
-	st.OffVariant = in.String(st.OffVariant)
-	for i := range st.Targets {
-		st.Targets[i].Variant = in.String(st.Targets[i].Variant)
-		in.strings(st.Targets[i].Keys)
-	}
-	for i := range st.Prerequisites {
-		p := &st.Prerequisites[i]
-		p.Flag = in.String(p.Flag)
-		in.strings(p.Variants)
-	}
-	for i := range st.Rules {
-		r := &st.Rules[i]
-		r.ID = in.String(r.ID)
-		in.clauses(r.When)
-		if t := r.Traffic; t != nil {
-			t.Seed, t.BucketBy = in.String(t.Seed), in.String(t.BucketBy)
+// FlagState interns a flag state and returns its compact copy, for the
+// caller to keep instead of st.
+func (in *Interner) FlagState(st *FlagState) *FlagState {
+	c := in.states.one(st)
+	c.OffVariant = in.String(c.OffVariant)
+	if len(c.Targets) > 0 {
+		ts := make([]Target, len(c.Targets))
+		for i, t := range c.Targets {
+			ts[i] = Target{Variant: in.String(t.Variant), Keys: in.stringList(t.Keys)}
 		}
-		in.serve(&r.Serve)
+		c.Targets = in.targets.copy(ts)
 	}
-	if st.Default != nil {
-		in.serve(st.Default)
+	if len(c.Prerequisites) > 0 {
+		ps := make([]Prerequisite, len(c.Prerequisites))
+		for i, p := range c.Prerequisites {
+			ps[i] = Prerequisite{Flag: in.String(p.Flag), Variants: in.stringList(p.Variants)}
+		}
+		c.Prerequisites = in.prereqs.copy(ps)
 	}
+	if len(c.Rules) > 0 {
+		rs := make([]Rule, len(c.Rules))
+		for i, r := range c.Rules {
+			r.ID = in.String(r.ID)
+			r.When = in.clauseList(r.When)
+			if r.Traffic != nil {
+				r.Traffic = in.trafficList.one(r.Traffic)
+				r.Traffic.Seed, r.Traffic.BucketBy = in.String(r.Traffic.Seed), in.String(r.Traffic.BucketBy)
+			}
+			r.Serve = in.serve(r.Serve)
+			rs[i] = r
+		}
+		c.Rules = in.rules.copy(rs)
+	}
+	if c.Default != nil {
+		d := in.serve(*c.Default)
+		c.Default = in.serves.one(&d)
+	}
+	return c
 }
 
-func (in *Interner) clauses(cs []Clause) {
-	for i := range cs {
-		c := &cs[i]
+// clauseList interns clauses and returns their copy in a slab.
+func (in *Interner) clauseList(cs []Clause) []Clause {
+	if len(cs) == 0 {
+		return cs
+	}
+	out := make([]Clause, len(cs))
+	for i, c := range cs {
 		c.Attribute = in.String(c.Attribute)
 		c.Op = Operator(in.String(string(c.Op)))
-		for j := range c.Values {
-			c.Values[j] = in.value(c.Values[j])
+		if len(c.Values) > 0 {
+			vs := make([]any, len(c.Values))
+			for j, v := range c.Values {
+				vs[j] = in.value(v)
+			}
+			c.Values = in.anys.copy(vs)
 		}
+		out[i] = c
 	}
+	return in.clauses.copy(out)
 }
 
-func (in *Interner) serve(s *Serve) {
+func (in *Interner) serve(s Serve) Serve {
 	s.Variant = in.String(s.Variant)
 	s.BucketBy, s.Seed = in.String(s.BucketBy), in.String(s.Seed)
 	s.Experiment, s.Rollout = in.String(s.Experiment), in.String(s.Rollout)
-	for i := range s.Split {
-		s.Split[i].Variant = in.String(s.Split[i].Variant)
+	if len(s.Split) > 0 {
+		ws := make([]Weight, len(s.Split))
+		for i, w := range s.Split {
+			w.Variant = in.String(w.Variant)
+			ws[i] = w
+		}
+		s.Split = in.weights.copy(ws)
 	}
+	return s
 }

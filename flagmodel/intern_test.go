@@ -77,3 +77,17 @@ func TestInterningRebuildsAStateMapWhoseKeysAreCopies(t *testing.T) {
 		}
 	}
 }
+
+func TestAppendingToAnInternedSliceLeavesItsNeighboursAlone(t *testing.T) {
+	f, err := flagmodel.Parse([]byte(internDoc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := f.Flags[0].Environments["production"], f.Flags[1].Environments["production"]
+	before := append([]flagmodel.Clause(nil), b.Rules[0].When...)
+	a.Rules[0].When = append(a.Rules[0].When, flagmodel.Clause{Attribute: "plan", Op: flagmodel.OpIn, Values: []any{"pro"}})
+	a.Targets[0].Keys = append(a.Targets[0].Keys, "user-2")
+	if !reflect.DeepEqual(b.Rules[0].When, before) || len(b.Targets[0].Keys) != 1 || b.Targets[0].Keys[0] != "user-1" {
+		t.Errorf("appending to one flag's slices changed another's: %+v, %v", b.Rules[0].When, b.Targets[0].Keys)
+	}
+}

@@ -74,7 +74,7 @@ func BuildConfig(rows []Row, auditSeq int64) (*store.Config, error) {
 			return nil, fmt.Errorf("decode %s version %d: %w", Target(r.Kind, r.Key, r.Env), r.Version, err)
 		}
 		st.Version = r.Version
-		in.FlagState(st)
+		st = in.FlagState(st)
 		f := &cfg.Flags[i].Value
 		if f.Environments == nil {
 			f.Environments = map[string]*flagmodel.FlagState{}
