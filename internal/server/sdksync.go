@@ -271,7 +271,7 @@ func encodeSDKPayload(set *snapshotSet, env string, prev *sdkPayload) (*sdkPaylo
 		return nil, fmt.Errorf("encode SDK snapshot of %q: %w", env, err)
 	}
 	var gz bytes.Buffer
-	zw, _ := gzip.NewWriterLevel(&gz, gzip.DefaultCompression) // the level is valid
+	zw, _ := gzip.NewWriterLevel(&gz, gzip.BestSpeed) // the level is valid; every change pays it
 	if _, err := zw.Write(body); err != nil {
 		return nil, fmt.Errorf("compress SDK snapshot of %q: %w", env, err)
 	}
