@@ -76,7 +76,7 @@ func (s *Snapshot) evaluateKey(key string, ctx *Context, t *tracer) Result {
 		return fl.fixed.Result
 	}
 	if t != nil {
-		t.flag(fl)
+		t.flag(key, fl)
 	}
 	return s.evaluate(fl, ctx, t, 0).Result
 }
@@ -85,9 +85,12 @@ var flagNotFound = Result{Reason: ReasonError, ErrorCode: ErrorFlagNotFound, Rul
 	ErrorMessage: "flag not found in this environment"}
 
 // served is a Result prepared ahead of evaluation, with the index of its
-// variant (-1 for none). Every possible outcome of a flag — each variant of
+// variant (-1 for none). Every outcome a flag can reach — each variant of
 // each rule, target and split, each failure — is built once by Prepare, so
-// evaluation only picks one and copies it.
+// evaluation only picks one and copies it: copying a whole Result from
+// memory is much faster than assembling one field by field, whose narrow
+// stores the copy to the caller then cannot forward. Equal results are
+// shared (see interner), so most flags keep few results of their own.
 type served struct {
 	Result
 	variant int32
@@ -98,7 +101,7 @@ func (s *Snapshot) evaluate(fl *flag, ctx *Context, t *tracer, depth int) *serve
 		if t != nil {
 			t.add("enabled", "no", offExplanation(fl))
 		}
-		return fl.disabled
+		return fl.fixed // the disabled result
 	}
 	for i := range fl.prereqs {
 		p := &fl.prereqs[i]
@@ -109,7 +112,7 @@ func (s *Snapshot) evaluate(fl *flag, ctx *Context, t *tracer, depth int) *serve
 		var po *served
 		if p.flag != nil && depth < 64 {
 			if t != nil {
-				t.flag(p.flag)
+				t.flag(p.key, p.flag)
 			}
 			po = s.evaluate(p.flag, ctx, t, depth+1)
 			if t != nil {
@@ -136,11 +139,11 @@ func (s *Snapshot) evaluate(fl *flag, ctx *Context, t *tracer, depth int) *serve
 	}
 	if fl.targets != nil {
 		if ctx.TargetingKey != "" {
-			if v, ok := fl.targets[ctx.TargetingKey]; ok {
+			if sv := fl.targets.lookup(ctx.TargetingKey); sv != nil {
 				if t != nil {
-					t.add("individual targets", "matched", "targeting key "+strconv.Quote(ctx.TargetingKey)+" is targeted to "+fl.variants[v].name)
+					t.add("individual targets", "matched", "targeting key "+strconv.Quote(ctx.TargetingKey)+" is targeted to "+fl.variants[sv.variant].name)
 				}
-				return &fl.targeted[v]
+				return sv
 			}
 		}
 		if t != nil {
@@ -231,7 +234,7 @@ func offExplanation(fl *flag) string {
 func (fl *flag) serve(sv *serve, ctx *Context, t *tracer) *served {
 	if sv.split == nil {
 		if t != nil {
-			t.add("serve", fl.variants[sv.variant].name, "")
+			t.add("serve", sv.single.Variant, "")
 		}
 		return sv.single
 	}
@@ -239,28 +242,21 @@ func (fl *flag) serve(sv *serve, ctx *Context, t *tracer) *served {
 	b, ok := sp.bucket(ctx)
 	if !ok {
 		if t != nil {
-			t.add("split by "+sp.bucketBy, "error", sp.missingMessage())
+			t.add("split by "+sp.bucketBy, "error", sp.missing.ErrorMessage)
 		}
 		return sp.missing
 	}
-	for i, upper := range sp.upper {
-		if b < upper {
+	for i := range sp.ranges {
+		if r := &sp.ranges[i]; b < r.upper {
 			if t != nil {
-				t.add("split by "+sp.bucketBy, fl.variants[sp.variants[i]].name,
-					"bucket "+strconv.Itoa(int(b))+" of 100000 falls below "+strconv.Itoa(int(upper)))
+				t.add("split by "+sp.bucketBy, r.served.Variant,
+					"bucket "+strconv.Itoa(int(b))+" of 100000 falls below "+strconv.Itoa(int(r.upper)))
 			}
-			return &sp.results[i]
+			return r.served
 		}
 	}
 	// Unreachable for a validated split (weights sum to 100000).
 	return fl.noDefault
-}
-
-func (sp *split) missingMessage() string {
-	if sp.byTargetingKey {
-		return "the split needs a targeting key and the context has none"
-	}
-	return "the split buckets by attribute " + strconv.Quote(sp.bucketBy) + ", which is missing or not a string or whole number"
 }
 
 // bucket hashes the unit's bucketBy value. It reports false when the value
@@ -340,7 +336,7 @@ const (
 func (s *Snapshot) clauseMatches(c *clause, ctx *Context, t *tracer) bool {
 	if c.op == opInSegment {
 		in := false
-		for _, seg := range c.segments {
+		for _, seg := range c.more.segments {
 			if s.segmentMatches(seg, ctx, t) {
 				in = true
 				break
@@ -384,13 +380,13 @@ func (s *Snapshot) clauseMatches(c *clause, ctx *Context, t *tracer) bool {
 		return false
 	case v == undecided:
 		if t != nil {
-			t.clause(c, false, "attribute "+strconv.Quote(c.attribute)+" has no value of the type "+string(c.opName)+" compares (type mismatch never matches, even negated)")
+			t.clause(c, false, "attribute "+strconv.Quote(c.attribute)+" has no value of the type "+string(opNames[c.op])+" compares (type mismatch never matches, even negated)")
 		}
 		return false
 	}
 	ok := (v == match) != c.negate
 	if t != nil {
-		t.clause(c, ok, "operator "+string(c.opName)+" holds: "+strconv.FormatBool(v == match))
+		t.clause(c, ok, "operator "+string(opNames[c.op])+" holds: "+strconv.FormatBool(v == match))
 	}
 	return ok
 }
@@ -524,21 +520,21 @@ func verdictOf(b bool) verdict {
 func (c *clause) matchString(s string) verdict {
 	switch c.op {
 	case opIn:
-		if c.strSet != nil {
-			_, ok := c.strSet[s]
+		if c.strs != nil {
+			// Short lists: compare length and first byte before the bytes,
+			// so most candidates are rejected without a call to memequal.
+			for _, x := range c.strs {
+				if len(x) == len(s) && (len(s) == 0 || x[0] == s[0]) && x == s {
+					return match
+				}
+			}
+			return noMatch
+		}
+		if set := c.more.strSet; set != nil {
+			_, ok := set[s]
 			return verdictOf(ok)
 		}
-		if c.strs == nil {
-			return undecided
-		}
-		// Short lists: compare length and first byte before the bytes, so
-		// most candidates are rejected without a call to memequal.
-		for _, x := range c.strs {
-			if len(x) == len(s) && (len(s) == 0 || x[0] == s[0]) && x == s {
-				return match
-			}
-		}
-		return noMatch
+		return undecided
 	case opStartsWith:
 		for _, x := range c.strs {
 			if strings.HasPrefix(s, x) {
@@ -561,7 +557,7 @@ func (c *clause) matchString(s string) verdict {
 		}
 		return noMatch
 	case opMatches:
-		for _, re := range c.regexps {
+		for _, re := range c.more.regexps {
 			if re.MatchString(s) {
 				return match
 			}
@@ -572,7 +568,7 @@ func (c *clause) matchString(s string) verdict {
 		if !ok {
 			return undecided
 		}
-		for _, w := range c.versions {
+		for _, w := range c.more.versions {
 			if compareHolds(c.op, semver.Compare(v, w)) {
 				return match
 			}
@@ -614,38 +610,38 @@ func compareHolds(op opcode, cmp int) bool {
 func (c *clause) matchNumber(f float64) verdict {
 	switch c.op {
 	case opIn:
-		if c.nums == nil {
+		if c.more.nums == nil {
 			return undecided
 		}
-		for _, x := range c.nums {
+		for _, x := range c.more.nums {
 			if x == f {
 				return match
 			}
 		}
 		return noMatch
 	case opLt:
-		for _, x := range c.nums {
+		for _, x := range c.more.nums {
 			if f < x {
 				return match
 			}
 		}
 		return noMatch
 	case opLte:
-		for _, x := range c.nums {
+		for _, x := range c.more.nums {
 			if f <= x {
 				return match
 			}
 		}
 		return noMatch
 	case opGt:
-		for _, x := range c.nums {
+		for _, x := range c.more.nums {
 			if f > x {
 				return match
 			}
 		}
 		return noMatch
 	case opGte:
-		for _, x := range c.nums {
+		for _, x := range c.more.nums {
 			if f >= x {
 				return match
 			}
@@ -670,14 +666,14 @@ func (c *clause) matchBool(b bool) verdict {
 func (c *clause) matchTime(ms int64) verdict {
 	switch c.op {
 	case opBefore:
-		for _, x := range c.times {
+		for _, x := range c.more.times {
 			if ms < x {
 				return match
 			}
 		}
 		return noMatch
 	case opAfter:
-		for _, x := range c.times {
+		for _, x := range c.more.times {
 			if ms > x {
 				return match
 			}
@@ -692,7 +688,7 @@ func (c *clause) matchAddr(a netip.Addr) verdict {
 		return undecided
 	}
 	a = a.Unmap()
-	for _, p := range c.prefixes {
+	for _, p := range c.more.prefixes {
 		if p.Contains(a) {
 			return match
 		}

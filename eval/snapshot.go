@@ -2,10 +2,12 @@ package eval
 
 import (
 	"fmt"
+	"math"
 	"math/bits"
 	"net/netip"
 	"regexp"
 	"sort"
+	"strconv"
 
 	"github.com/cespare/xxhash/v2"
 	"github.com/weirhq/weir/flagmodel"
@@ -26,29 +28,81 @@ type Snapshot struct {
 	// regexps shares one compiled expression per distinct pattern
 	// (*regexp.Regexp is safe for concurrent use). Only used while preparing.
 	regexps map[string]*regexp.Regexp
+	// results shares equal prepared results. Only used while preparing.
+	results *interner
 }
 
+// flag is one flag prepared for one environment. Flags without a state in
+// the environment share one flag per value type (unconfiguredFlag), so they
+// cost only their entry in Snapshot.flags.
 type flag struct {
-	key      string
 	typ      flagmodel.ValueType
 	variants []variant
-	enabled  bool
-	off      int32 // index into variants, or -1
-	targets  map[string]int
+	targets  *targets
 	prereqs  []prereq
 	rules    []rule
 	def      serve
-	hasDef   bool
-	static   bool
 	version  int64
-	// Prepared results (see served).
-	disabled     *served
+	off      int32 // index into variants, or -1
+	enabled  bool
+	hasDef   bool
+	// Prepared results (see served); only those the flag can reach.
 	prereqFailed *served
 	noDefault    *served
-	targeted     []served // by variant index
 	// fixed is the result every context gets, when the flag's outcome
 	// cannot depend on the context (disabled, or a static single variant).
+	// A disabled flag's fixed result is its disabled result.
 	fixed *served
+}
+
+// unconfigured holds, per value type, the flag that evaluates a flag in an
+// environment where it has no state: disabled, no off variant, version 0.
+// Such a flag needs neither its key nor its variants, so every one of them
+// shares it. It is never modified.
+var unconfigured = func() map[flagmodel.ValueType]*flag {
+	m := make(map[flagmodel.ValueType]*flag, len(flagmodel.ValueTypes))
+	for _, typ := range flagmodel.ValueTypes {
+		m[typ] = newUnconfigured(typ)
+	}
+	return m
+}()
+
+func unconfiguredFlag(typ flagmodel.ValueType) *flag {
+	if fl := unconfigured[typ]; fl != nil {
+		return fl
+	}
+	return newUnconfigured(typ)
+}
+
+func newUnconfigured(typ flagmodel.ValueType) *flag {
+	return &flag{typ: typ, off: -1, fixed: &served{variant: -1, Result: Result{Reason: ReasonDisabled, RuleIndex: -1}}}
+}
+
+// targets maps individually targeted keys to their results. A short list
+// is scanned, as short `in` lists are (see smallSet); a long one is a map.
+type targets struct {
+	short []target
+	set   map[string]*served
+}
+
+type target struct {
+	key    string
+	served *served
+}
+
+func (ts *targets) empty() bool { return ts.set == nil && len(ts.short) == 0 }
+
+// lookup returns the result of a targeted key, or nil.
+func (ts *targets) lookup(key string) *served {
+	if ts.set != nil {
+		return ts.set[key]
+	}
+	for i := range ts.short {
+		if x := ts.short[i].key; len(x) == len(key) && (len(x) == 0 || x[0] == key[0]) && x == key {
+			return ts.short[i].served
+		}
+	}
+	return nil
 }
 
 type variant struct {
@@ -82,7 +136,6 @@ func (p *prereq) resolve(target *flag) {
 
 type rule struct {
 	id      string
-	index   int
 	clauses []clause
 	// traffic, when set, admits only units whose bucket is in its range.
 	traffic *traffic
@@ -122,25 +175,29 @@ type holdout struct {
 	weight uint32
 }
 
-// serve is one variant (split == nil) or a split.
+// serve is one variant's result (single) or a split.
 type serve struct {
-	variant int
-	single  *served
-	split   *split
+	single *served
+	split  *split
 }
 
 type split struct {
 	bucketer
-	// upper[i] is the exclusive upper bucket bound of variants[i].
-	upper    []uint32
-	variants []int
-	results  []served // by position in upper
-	missing  *served  // the bucketBy value is missing
+	// ranges are the variants that own buckets, in declared order.
+	ranges  []bucketRange
+	missing *served // the bucketBy value is missing
 	// alloc is set when the split serves an experiment or a rollout.
 	alloc *Allocation
 	// heldOut is what a default split serving an experiment gives units in
 	// the environment's holdout: its first variant, as DEFAULT, no exposure.
 	heldOut *served
+}
+
+// bucketRange serves its result to the buckets below upper that no earlier
+// range owns.
+type bucketRange struct {
+	upper  uint32
+	served *served
 }
 
 type segment struct {
@@ -189,24 +246,47 @@ var opcodes = map[flagmodel.Operator]opcode{
 // ~8 ns against ~13 ns for a map lookup).
 const smallSet = 16
 
+// clause is a prepared clause. It keeps inline only what the most common
+// operators read (the attribute and a string list); every other operand
+// list lives in operands, shared by all clauses that have none.
 type clause struct {
-	attribute      string
+	attribute string
+	strs      []string // in (short lists), startsWith, endsWith, contains
+	more      *operands
+	op        opcode
+	negate    bool
+	// byTargetingKey: the attribute is targetingKey, read from its field.
 	byTargetingKey bool
-	op             opcode
-	opName         flagmodel.Operator
-	negate         bool
+	hasTrue        bool // in
+	hasFalse       bool // in
+}
 
-	strs     []string            // in (short lists), startsWith, endsWith, contains
+type operands struct {
 	strSet   map[string]struct{} // in (long lists)
 	nums     []float64           // in, lt, lte, gt, gte
-	hasTrue  bool                // in
-	hasFalse bool                // in
 	regexps  []*regexp.Regexp
 	versions []semver.Version
 	times    []int64 // Unix milliseconds
 	prefixes []netip.Prefix
 	segments []*segment
 }
+
+func (o *operands) empty() bool {
+	return o.strSet == nil && o.nums == nil && o.regexps == nil && o.versions == nil &&
+		o.times == nil && o.prefixes == nil && o.segments == nil
+}
+
+// noOperands is the operands of every clause that needs none beyond strs,
+// so matching never checks for nil. It is never modified.
+var noOperands operands
+
+// opNames gives each opcode its operator's name, for traces.
+var opNames = func() (names [opInSegment + 1]flagmodel.Operator) {
+	for name, op := range opcodes {
+		names[op] = name
+	}
+	return names
+}()
 
 // Prepare validates f and compiles environment env of it into a Snapshot.
 // Flags without a state in env are kept and evaluate as disabled. It returns
@@ -216,7 +296,7 @@ func Prepare(f *flagmodel.File, env string) (*Snapshot, error) {
 	if err != nil {
 		return nil, err
 	}
-	return prepareValid(f, env, compiled)
+	return prepareValid(f, env, compiled, newInterner())
 }
 
 // PrepareAll validates f once and prepares a Snapshot for every environment
@@ -236,8 +316,9 @@ func PrepareAll(f *flagmodel.File) (map[string]*Snapshot, error) {
 		}
 	}
 	out := make(map[string]*Snapshot, len(envs))
+	results := newInterner() // environments share equal results too
 	for e := range envs {
-		s, err := prepareValid(f, e, compiled)
+		s, err := prepareValid(f, e, compiled, results)
 		if err != nil {
 			return nil, err
 		}
@@ -246,13 +327,14 @@ func PrepareAll(f *flagmodel.File) (map[string]*Snapshot, error) {
 	return out, nil
 }
 
-func prepareValid(f *flagmodel.File, env string, compiled *flagmodel.Compiled) (*Snapshot, error) {
+func prepareValid(f *flagmodel.File, env string, compiled *flagmodel.Compiled, results *interner) (*Snapshot, error) {
 	s := &Snapshot{
 		env:      env,
 		flags:    make(map[string]*flag, len(f.Flags)),
 		segments: make(map[string]*segment, len(f.Segments)),
 		keys:     make([]string, 0, len(f.Flags)),
 		regexps:  compiled.Regexps,
+		results:  results,
 	}
 	for _, e := range f.Environments {
 		if e.Key == env {
@@ -281,8 +363,8 @@ func prepareValid(f *flagmodel.File, env string, compiled *flagmodel.Compiled) (
 		if err != nil {
 			return nil, fmt.Errorf("flag %q: %w", f.Flags[i].Key, err)
 		}
-		s.flags[fl.key] = fl
-		s.keys = append(s.keys, fl.key)
+		s.flags[f.Flags[i].Key] = fl
+		s.keys = append(s.keys, f.Flags[i].Key)
 	}
 	for _, fl := range s.flags {
 		for i := range fl.prereqs {
@@ -290,7 +372,7 @@ func prepareValid(f *flagmodel.File, env string, compiled *flagmodel.Compiled) (
 		}
 	}
 	sort.Strings(s.keys)
-	s.regexps = nil
+	s.regexps, s.results = nil, nil
 	return s, nil
 }
 
@@ -320,34 +402,37 @@ func toSet(keys []string) map[string]struct{} {
 }
 
 func (s *Snapshot) prepareFlag(m *flagmodel.Flag, env string) (*flag, error) {
-	fl := &flag{key: m.Key, typ: m.Type, off: -1}
-	index := make(map[string]int, len(m.Variants))
-	for i, v := range m.Variants {
-		fl.variants = append(fl.variants, variant{name: v.Key, value: v.Value})
-		index[v.Key] = i
-	}
 	st := m.Environments[env]
 	if st == nil {
-		fl.prepareResults()
-		return fl, nil // not configured here: disabled, no off variant
+		return unconfiguredFlag(m.Type), nil // not configured here: disabled, no off variant
 	}
-	fl.enabled = st.Enabled
-	fl.version = st.Version
+	fl := &flag{typ: m.Type, off: -1, enabled: st.Enabled, version: st.Version}
+	fl.variants = make([]variant, len(m.Variants))
+	index := make(map[string]int32, len(m.Variants))
+	for i, v := range m.Variants {
+		fl.variants[i] = variant{name: v.Key, value: v.Value}
+		index[v.Key] = int32(i)
+	}
 	if st.OffVariant != "" {
-		fl.off = int32(index[st.OffVariant])
+		fl.off = index[st.OffVariant]
 	}
-	for _, t := range st.Targets {
-		if fl.targets == nil {
-			fl.targets = map[string]int{}
-		}
-		for _, k := range t.Keys {
-			fl.targets[k] = index[t.Variant]
-		}
+	if !fl.enabled {
+		// Nothing else is reachable.
+		fl.fixed = s.result(fl, fl.off, ReasonDisabled, 0, "", -1, "", nil)
+		return fl, nil
 	}
+	fl.targets = s.prepareTargets(fl, st.Targets, index)
 	for _, p := range st.Prerequisites {
 		// Linked and resolved once every flag is prepared (resolve).
 		fl.prereqs = append(fl.prereqs, prereq{key: p.Flag, variants: p.Variants})
 	}
+	if len(fl.prereqs) > 0 {
+		fl.prereqFailed = s.result(fl, fl.off, ReasonPrerequisiteFailed, 0, "", -1, "", nil)
+	}
+	if len(st.Rules) > 0 {
+		fl.rules = make([]rule, 0, len(st.Rules))
+	}
+	hasSplit := false
 	for i := range st.Rules {
 		r := &st.Rules[i]
 		cs, err := s.prepareClauses(r.When)
@@ -358,24 +443,77 @@ func (s *Snapshot) prepareFlag(m *flagmodel.Flag, env string) (*flag, error) {
 		if id == "" {
 			id = fmt.Sprintf("rules[%d]", i)
 		}
-		pr := rule{id: id, index: i, clauses: cs, serve: prepareServe(&r.Serve, m.Key, index)}
+		pr := rule{id: id, clauses: cs, serve: s.prepareServe(fl, &r.Serve, m.Key, index, ReasonTargetingMatch, int32(i), id)}
 		if t := r.Traffic; t != nil {
 			pr.traffic = &traffic{bucketer: newBucketer(t.Seed, t.BucketBy), from: uint32(t.From), to: uint32(t.To)}
 		}
+		hasSplit = hasSplit || pr.serve.split != nil
 		fl.rules = append(fl.rules, pr)
 	}
+	static := (fl.targets == nil || fl.targets.empty()) && len(fl.rules) == 0
 	if st.Default != nil {
-		fl.def = prepareServe(st.Default, m.Key, index)
+		single := ReasonDefault
+		if static {
+			single = ReasonStatic
+		}
+		fl.def = s.prepareServe(fl, st.Default, m.Key, index, single, -1, "")
 		fl.hasDef = true
+		if sp := fl.def.split; sp != nil {
+			hasSplit = true
+			if sp.alloc != nil && sp.alloc.Experiment != "" && len(sp.ranges) > 0 {
+				sp.heldOut = s.result(fl, sp.ranges[0].served.variant, ReasonDefault, 0, "", -1, "", nil)
+			}
+		}
 	}
-	fl.static = len(fl.targets) == 0 && len(fl.rules) == 0
-	fl.prepareResults()
+	if !fl.hasDef || hasSplit { // a split that misses every bucket cannot happen, but is covered
+		fl.noDefault = s.result(fl, -1, ReasonError, ErrorGeneral, "the flag has no default serve", -1, "", nil)
+	}
+	if static && len(fl.prereqs) == 0 && fl.hasDef && fl.def.split == nil {
+		fl.fixed = fl.def.single
+	}
 	return fl, nil
 }
 
-func prepareServe(m *flagmodel.Serve, flagKey string, index map[string]int) serve {
+// prepareTargets returns the targeted keys of a flag state and their
+// results, or nil. A key listed under several variants goes to the last.
+func (s *Snapshot) prepareTargets(fl *flag, ts flagmodel.Targets, index map[string]int32) *targets {
+	if len(ts) == 0 {
+		return nil
+	}
+	n := 0
+	for _, t := range ts {
+		n += len(t.Keys)
+	}
+	set := make(map[string]*served, n)
+	for _, t := range ts {
+		if len(t.Keys) == 0 {
+			continue
+		}
+		sv := s.result(fl, index[t.Variant], ReasonTargetingMatch, 0, "", -1, "", nil)
+		for _, k := range t.Keys {
+			set[k] = sv
+		}
+	}
+	if len(set) > smallSet {
+		return &targets{set: set}
+	}
+	out := &targets{short: make([]target, 0, len(set))}
+	for _, t := range ts {
+		for _, k := range t.Keys {
+			if sv, ok := set[k]; ok {
+				out.short = append(out.short, target{key: k, served: sv})
+				delete(set, k) // each key once
+			}
+		}
+	}
+	return out
+}
+
+// prepareServe prepares a rule's (rule ≥ 0, its id ruleID) or the default's
+// serve. A single variant is served for reason single.
+func (s *Snapshot) prepareServe(fl *flag, m *flagmodel.Serve, flagKey string, index map[string]int32, single Reason, rule int32, ruleID string) serve {
 	if !m.IsSplit() {
-		return serve{variant: index[m.Variant]}
+		return serve{single: s.result(fl, index[m.Variant], single, 0, "", rule, ruleID, nil)}
 	}
 	seed := m.Seed
 	if seed == "" {
@@ -385,16 +523,26 @@ func prepareServe(m *flagmodel.Serve, flagKey string, index map[string]int) serv
 	if m.Experiment != "" || m.Rollout != "" {
 		sp.alloc = &Allocation{Experiment: m.Experiment, Rollout: m.Rollout, Unit: sp.bucketBy}
 	}
+	sp.missing = s.result(fl, -1, ReasonError, ErrorTargetingKeyMissing, missingUnitMessage(sp.bucketBy), rule, ruleID, nil)
 	var upper uint32
 	for _, w := range m.Split {
 		if w.Weight == 0 {
 			continue // a zero-weight variant owns no bucket
 		}
 		upper += uint32(w.Weight)
-		sp.upper = append(sp.upper, upper)
-		sp.variants = append(sp.variants, index[w.Variant])
+		sp.ranges = append(sp.ranges, bucketRange{upper: upper,
+			served: s.result(fl, index[w.Variant], ReasonSplit, 0, "", rule, ruleID, sp.alloc)})
 	}
-	return serve{variant: -1, split: sp}
+	return serve{split: sp}
+}
+
+// missingUnitMessage says that a split cannot bucket a unit whose bucketBy
+// attribute is missing.
+func missingUnitMessage(bucketBy string) string {
+	if bucketBy == flagmodel.TargetingKey {
+		return "the split needs a targeting key and the context has none"
+	}
+	return "the split buckets by attribute " + strconv.Quote(bucketBy) + ", which is missing or not a string or whole number"
 }
 
 func (s *Snapshot) prepareClauses(ms []flagmodel.Clause) ([]clause, error) {
@@ -404,17 +552,22 @@ func (s *Snapshot) prepareClauses(ms []flagmodel.Clause) ([]clause, error) {
 			attribute:      m.Attribute,
 			byTargetingKey: m.Attribute == flagmodel.TargetingKey,
 			op:             opcodes[m.Op],
-			opName:         m.Op,
 			negate:         m.Negate,
 		}
+		var more operands
 		for _, v := range m.Values {
-			if err := s.addClauseValue(&c, v); err != nil {
+			if err := s.addClauseValue(&c, &more, v); err != nil {
 				return nil, err
 			}
 		}
 		if c.op == opIn && len(c.strs) > smallSet {
-			c.strSet = toSet(c.strs)
+			more.strSet = toSet(c.strs)
 			c.strs = nil
+		}
+		c.more = &noOperands
+		if !more.empty() {
+			kept := more
+			c.more = &kept
 		}
 		out = append(out, c)
 	}
@@ -422,14 +575,14 @@ func (s *Snapshot) prepareClauses(ms []flagmodel.Clause) ([]clause, error) {
 }
 
 // addClauseValue compiles one validated clause value.
-func (s *Snapshot) addClauseValue(c *clause, v any) error {
+func (s *Snapshot) addClauseValue(c *clause, more *operands, v any) error {
 	switch c.op {
 	case opIn:
 		switch x := v.(type) {
 		case string:
 			c.strs = append(c.strs, x)
 		case float64:
-			c.nums = append(c.nums, x)
+			more.nums = append(more.nums, x)
 		case bool:
 			if x {
 				c.hasTrue = true
@@ -449,15 +602,15 @@ func (s *Snapshot) addClauseValue(c *clause, v any) error {
 			}
 			s.regexps[pattern] = re
 		}
-		c.regexps = append(c.regexps, re)
+		more.regexps = append(more.regexps, re)
 	case opLt, opLte, opGt, opGte:
-		c.nums = append(c.nums, v.(float64))
+		more.nums = append(more.nums, v.(float64))
 	case opSemverEq, opSemverLt, opSemverLte, opSemverGt, opSemverGte:
 		ver, ok := semver.Parse(v.(string))
 		if !ok {
 			return fmt.Errorf("invalid semantic version %q", v)
 		}
-		c.versions = append(c.versions, ver)
+		more.versions = append(more.versions, ver)
 	case opBefore, opAfter:
 		switch x := v.(type) {
 		case string:
@@ -465,22 +618,22 @@ func (s *Snapshot) addClauseValue(c *clause, v any) error {
 			if !ok {
 				return fmt.Errorf("invalid date-time %q", x)
 			}
-			c.times = append(c.times, ms)
+			more.times = append(more.times, ms)
 		case float64:
-			c.times = append(c.times, int64(x))
+			more.times = append(more.times, int64(x))
 		}
 	case opInCIDR:
 		p, err := flagmodel.ParseCIDR(v.(string))
 		if err != nil {
 			return err
 		}
-		c.prefixes = append(c.prefixes, p)
+		more.prefixes = append(more.prefixes, p)
 	case opInSegment:
 		seg := s.segments[v.(string)]
 		if seg == nil {
 			return fmt.Errorf("unknown segment %q", v)
 		}
-		c.segments = append(c.segments, seg)
+		more.segments = append(more.segments, seg)
 	}
 	return nil
 }
@@ -522,68 +675,54 @@ func scale(h uint64) uint32 {
 	return uint32(hi)
 }
 
-// prepareResults builds every result the flag can serve.
-func (fl *flag) prepareResults() {
-	mk := func(variant int, reason Reason, code ErrorCode, msg string, r *rule) *served {
-		sv := &served{variant: int32(variant), Result: Result{Reason: reason, ErrorCode: code, ErrorMessage: msg,
-			RuleIndex: -1, Version: fl.version}}
-		if variant >= 0 {
-			sv.Variant, sv.Value = fl.variants[variant].name, fl.variants[variant].value
-		}
-		if r != nil {
-			sv.RuleID, sv.RuleIndex = r.id, int32(r.index)
-		}
-		return sv
+// result returns the prepared result of fl serving variant (-1 for none)
+// for reason, from the matching rule (rule ≥ 0, with id ruleID) or not.
+func (s *Snapshot) result(fl *flag, variant int32, reason Reason, code ErrorCode, msg string, rule int32, ruleID string, alloc *Allocation) *served {
+	sv := served{variant: variant, Result: Result{Reason: reason, ErrorCode: code, ErrorMessage: msg,
+		RuleID: ruleID, RuleIndex: rule, Allocation: alloc, Version: fl.version}}
+	if variant >= 0 {
+		sv.Variant, sv.Value = fl.variants[variant].name, fl.variants[variant].value
 	}
-	// Only the results a flag can actually reach are built: a snapshot
-	// holds every flag of every environment, most of them simple.
-	fl.disabled = mk(int(fl.off), ReasonDisabled, 0, "", nil)
-	if len(fl.prereqs) > 0 {
-		fl.prereqFailed = mk(int(fl.off), ReasonPrerequisiteFailed, 0, "", nil)
+	return s.results.intern(sv)
+}
+
+// interner shares equal prepared results while a configuration is being
+// prepared. Most flags serve the same few values (true and false, a handful
+// of strings) at small versions from rules without ids, so their results
+// are equal: one copy serves all of them, across flags and environments.
+// Results are immutable once prepared, so sharing them is safe.
+type interner struct {
+	m map[resultKey]*served
+}
+
+func newInterner() *interner { return &interner{m: map[resultKey]*served{}} }
+
+// resultKey is a served result as a map key. Value is kept only when it is
+// a bool, a string or nil; a float64 is kept as its bits (so 0 and -0 stay
+// apart); objects are not interned.
+type resultKey struct {
+	value     any
+	variantOf int32
+	Result
+}
+
+func (in *interner) intern(sv served) *served {
+	k := resultKey{variantOf: sv.variant, Result: sv.Result}
+	switch v := sv.Value.(type) {
+	case nil, bool, string:
+	case float64:
+		k.value = math.Float64bits(v)
+	default:
+		return &sv // not comparable, or not worth comparing
 	}
-	hasSplit := fl.def.split != nil
-	for i := range fl.rules {
-		hasSplit = hasSplit || fl.rules[i].serve.split != nil
+	if k.value == nil {
+		k.value = sv.Value
 	}
-	if !fl.hasDef || hasSplit { // a split that misses every bucket cannot happen, but is covered
-		fl.noDefault = mk(-1, ReasonError, ErrorGeneral, "the flag has no default serve", nil)
+	k.Value = nil
+	if p := in.m[k]; p != nil {
+		return p
 	}
-	if fl.targets != nil {
-		fl.targeted = make([]served, len(fl.variants))
-		for i := range fl.variants {
-			fl.targeted[i] = *mk(i, ReasonTargetingMatch, 0, "", nil)
-		}
-	}
-	prep := func(sv *serve, single Reason, r *rule) {
-		if sv.split == nil {
-			sv.single = mk(sv.variant, single, 0, "", r)
-			return
-		}
-		sp := sv.split
-		sp.results = make([]served, len(sp.variants))
-		for i, v := range sp.variants {
-			sp.results[i] = *mk(v, ReasonSplit, 0, "", r)
-			sp.results[i].Allocation = sp.alloc
-		}
-		sp.missing = mk(-1, ReasonError, ErrorTargetingKeyMissing, sp.missingMessage(), r)
-		if r == nil && sp.alloc != nil && sp.alloc.Experiment != "" && len(sp.variants) > 0 {
-			sp.heldOut = mk(sp.variants[0], ReasonDefault, 0, "", nil)
-		}
-	}
-	for i := range fl.rules {
-		prep(&fl.rules[i].serve, ReasonTargetingMatch, &fl.rules[i])
-	}
-	if fl.hasDef {
-		if fl.static {
-			prep(&fl.def, ReasonStatic, nil)
-		} else {
-			prep(&fl.def, ReasonDefault, nil)
-		}
-	}
-	switch {
-	case !fl.enabled:
-		fl.fixed = fl.disabled
-	case fl.static && len(fl.prereqs) == 0 && fl.hasDef && fl.def.split == nil:
-		fl.fixed = fl.def.single
-	}
+	p := &sv
+	in.m[k] = p
+	return p
 }

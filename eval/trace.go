@@ -52,8 +52,8 @@ func (t *tracer) add(what, outcome, why string) {
 	t.trace.Steps = append(t.trace.Steps, Step{Depth: t.depth, What: what, Outcome: outcome, Why: why})
 }
 
-func (t *tracer) flag(fl *flag) {
-	t.add("flag "+strconv.Quote(fl.key), "", "version "+strconv.FormatInt(fl.version, 10)+", type "+string(fl.typ))
+func (t *tracer) flag(key string, fl *flag) {
+	t.add("flag "+strconv.Quote(key), "", "version "+strconv.FormatInt(fl.version, 10)+", type "+string(fl.typ))
 	t.depth++
 }
 
@@ -74,7 +74,7 @@ func describeClause(c *clause) string {
 	if c.negate {
 		b.WriteString("not ")
 	}
-	b.WriteString(string(c.opName))
+	b.WriteString(string(opNames[c.op]))
 	var vals []string
 	add := func(v string) {
 		if len(vals) < 6 {
@@ -84,19 +84,19 @@ func describeClause(c *clause) string {
 	for _, s := range c.strs {
 		add(fmt.Sprintf("%q", s))
 	}
-	for _, n := range c.nums {
+	for _, n := range c.more.nums {
 		add(fmt.Sprint(n))
 	}
-	for _, re := range c.regexps {
+	for _, re := range c.more.regexps {
 		add(fmt.Sprintf("/%s/", re))
 	}
-	for _, v := range c.versions {
+	for _, v := range c.more.versions {
 		add(fmt.Sprintf("%d.%d.%d", v.Major, v.Minor, v.Patch) + map[bool]string{true: "-" + v.Pre, false: ""}[v.Pre != ""])
 	}
-	for _, p := range c.prefixes {
+	for _, p := range c.more.prefixes {
 		add(p.String())
 	}
-	for _, s := range c.segments {
+	for _, s := range c.more.segments {
 		add(fmt.Sprintf("%q", s.key))
 	}
 	if c.hasTrue {
@@ -105,17 +105,17 @@ func describeClause(c *clause) string {
 	if c.hasFalse {
 		add("false")
 	}
-	total := len(c.strs) + len(c.strSet) + len(c.nums) + len(c.regexps) + len(c.versions) + len(c.prefixes) + len(c.segments) + len(c.times)
-	if c.strSet != nil {
-		vals = append(vals, fmt.Sprintf("%d keys", len(c.strSet)))
+	total := len(c.strs) + len(c.more.strSet) + len(c.more.nums) + len(c.more.regexps) + len(c.more.versions) + len(c.more.prefixes) + len(c.more.segments) + len(c.more.times)
+	if c.more.strSet != nil {
+		vals = append(vals, fmt.Sprintf("%d keys", len(c.more.strSet)))
 	}
-	for _, ms := range c.times {
+	for _, ms := range c.more.times {
 		add(fmt.Sprintf("%dms", ms))
 	}
 	if len(vals) > 0 {
 		b.WriteString(" [")
 		b.WriteString(strings.Join(vals, ", "))
-		if total > len(vals) && c.strSet == nil {
+		if total > len(vals) && c.more.strSet == nil {
 			fmt.Fprintf(&b, ", … %d in all", total)
 		}
 		b.WriteByte(']')

@@ -31,6 +31,7 @@ func (s *Snapshot) Update(changed map[string]*flagmodel.Flag, c *flagmodel.Compi
 		flags:    maps.Clone(s.flags),
 		keys:     s.keys,
 		regexps:  c.Regexps,
+		results:  newInterner(),
 	}
 	keysChanged := false
 	for key, m := range changed {
@@ -96,6 +97,6 @@ func (s *Snapshot) Update(changed map[string]*flagmodel.Flag, c *flagmodel.Compi
 		}
 		sort.Strings(ns.keys)
 	}
-	ns.regexps = nil
+	ns.regexps, ns.results = nil, nil
 	return ns, nil
 }

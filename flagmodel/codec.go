@@ -37,6 +37,7 @@ func DetectFormat(data []byte) Format {
 // Parse decodes a flags file in YAML or JSON. Decoding is strict: unknown
 // fields, duplicate mapping keys and values of the wrong shape are errors
 // that name the line. Parse does not validate semantics; call Validate.
+// Equal strings of the file share one copy (see Interner).
 func Parse(data []byte) (*File, error) {
 	if len(data) > MaxFileSize {
 		return nil, fmt.Errorf("file is %d bytes, above the limit of %d", len(data), MaxFileSize)
@@ -52,6 +53,9 @@ func Parse(data []byte) (*File, error) {
 		return nil, err
 	}
 	f.normalize()
+	// A file of many flags repeats the same names and values thousands of
+	// times; whoever keeps the model should keep each once.
+	new(Interner).File(&f)
 	return &f, nil
 }
 

@@ -15,6 +15,12 @@
 //
 // A File that passes Validate can be prepared for evaluation by package eval.
 //
+// Parse stores what it decodes compactly (see Interner): equal strings share
+// one copy and slices share a few large arrays, because servers keep whole
+// configurations of thousands of flags in memory. Values are unchanged, and
+// each model still owns its slices: they have no spare capacity, so appending
+// to one copies it.
+//
 // Metrics may be declared in a File. Experiments are not part of it: they
 // have a lifecycle of their own and are read with ParseExperiment and
 // checked with Experiment.Validate, which also checks their references when

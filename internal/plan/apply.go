@@ -25,6 +25,16 @@ func Apply(base *store.Config, cs *store.Changeset, committed store.Committed) (
 		Experiments:  append([]store.Versioned[flagmodel.Experiment](nil), base.Experiments...),
 		AuditSeq:     committed.AuditSeq,
 	}
+	// New states are copied into one array: a configuration of many flags
+	// is often applied at once, and one allocation per state would scatter
+	// them among the request's short-lived data.
+	newStates := 0
+	for _, c := range cs.Changes {
+		if c.Kind == store.KindFlagState && !c.Delete {
+			newStates++
+		}
+	}
+	stateCopies := make([]flagmodel.FlagState, 0, newStates)
 	flagIdx := func(key string) int {
 		for i := range out.Flags {
 			if out.Flags[i].Value.Key == key {
@@ -62,18 +72,19 @@ func Apply(base *store.Config, cs *store.Changeset, committed store.Committed) (
 			if j < 0 {
 				return nil, fmt.Errorf("apply changes: state of unknown flag %q", c.Key)
 			}
-			states := make(map[string]*flagmodel.FlagState, len(out.Flags[j].Value.Environments)+1)
+			envStates := make(map[string]*flagmodel.FlagState, len(out.Flags[j].Value.Environments)+1)
 			for env, st := range out.Flags[j].Value.Environments {
-				states[env] = st
+				envStates[env] = st
 			}
 			if c.Delete {
-				delete(states, c.Env)
+				delete(envStates, c.Env)
 			} else {
-				st := *c.State
+				stateCopies = append(stateCopies, *c.State)
+				st := &stateCopies[len(stateCopies)-1]
 				st.Version = v
-				states[c.Env] = &st
+				envStates[c.Env] = st
 			}
-			out.Flags[j].Value.Environments = states
+			out.Flags[j].Value.Environments = envStates
 		case store.KindMetric:
 			out.Metrics = upsert(out.Metrics, c.Key, c.Delete, func(m flagmodel.Metric) string { return m.Key },
 				func() store.Versioned[flagmodel.Metric] {

@@ -1,16 +1,20 @@
 package server
 
 import (
+	"bytes"
+	"compress/gzip"
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+	"weak"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -79,12 +83,52 @@ type sdkEnvCache struct {
 	cur atomic.Pointer[sdkPayload]
 }
 
+// sdkPayload is one environment's encoded snapshot. It keeps the document
+// gzip-compressed: JSON of many similar flags compresses tenfold or more,
+// and an idle server should not hold megabytes per environment that no
+// client is reading. Clients that accept gzip get the compressed bytes as
+// they are; streams and other clients share one decompressed copy, held
+// only weakly: while any of them writes it, it stays, and once all are
+// done the garbage collector takes it back.
 type sdkPayload struct {
 	seq     int64 // audit sequence of the configuration it was checked against
 	version int64
 	sum     [sha256.Size]byte // of the environment's content, without version
-	body    []byte            // SDKSnapshot JSON
+	gz      []byte            // SDKSnapshot JSON, gzip-compressed
 	etag    string
+
+	// body is the shared decompressed document, if some reader still holds
+	// it; mu serializes decompressing.
+	mu   *sync.Mutex
+	body *weak.Pointer[sdkBody]
+}
+
+// sdkBody is a decompressed SDKSnapshot document. Hold the *sdkBody, not
+// just its bytes, while writing them, so other readers can share it.
+type sdkBody struct{ json []byte }
+
+// document returns the decompressed SDKSnapshot JSON, shared with every
+// other reader that holds it now.
+func (p *sdkPayload) document() (*sdkBody, error) {
+	if b := p.body.Value(); b != nil {
+		return b, nil
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if b := p.body.Value(); b != nil {
+		return b, nil
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(p.gz))
+	if err != nil {
+		return nil, fmt.Errorf("decompress SDK snapshot: %w", err)
+	}
+	doc, err := io.ReadAll(zr)
+	if err != nil {
+		return nil, fmt.Errorf("decompress SDK snapshot: %w", err)
+	}
+	b := &sdkBody{json: doc}
+	*p.body = weak.Make(b)
+	return b, nil
 }
 
 func (s *Server) registerSDK() {
@@ -226,8 +270,19 @@ func encodeSDKPayload(set *snapshotSet, env string, prev *sdkPayload) (*sdkPaylo
 	if err != nil {
 		return nil, fmt.Errorf("encode SDK snapshot of %q: %w", env, err)
 	}
-	return &sdkPayload{seq: set.auditSeq, version: set.auditSeq, sum: sum, body: body,
-		etag: `"` + strconv.FormatInt(set.auditSeq, 10) + `"`}, nil
+	var gz bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&gz, gzip.BestSpeed) // the level is valid; every change pays it
+	if _, err := zw.Write(body); err != nil {
+		return nil, fmt.Errorf("compress SDK snapshot of %q: %w", env, err)
+	}
+	if err := zw.Close(); err != nil {
+		return nil, fmt.Errorf("compress SDK snapshot of %q: %w", env, err)
+	}
+	// The encoded document starts as the shared copy, for the readers that
+	// come before the next garbage collection.
+	wp := weak.Make(&sdkBody{json: body})
+	return &sdkPayload{seq: set.auditSeq, version: set.auditSeq, sum: sum, gz: bytes.Clone(gz.Bytes()),
+		etag: `"` + strconv.FormatInt(set.auditSeq, 10) + `"`, mu: &sync.Mutex{}, body: &wp}, nil
 }
 
 // sdkFile reduces the configuration to what evaluating env needs. Every
@@ -291,16 +346,50 @@ func (s *Server) sdkSnapshot(w http.ResponseWriter, r *http.Request) error {
 	h := w.Header()
 	h.Set("ETag", p.etag)
 	h.Set("Cache-Control", "no-cache")
-	h.Set("Vary", "Authorization, X-API-Key")
+	h.Set("Vary", "Authorization, X-API-Key, Accept-Encoding")
 	if inm := r.Header.Get("If-None-Match"); inm != "" && ifNoneMatch(inm, p.etag) {
 		w.WriteHeader(http.StatusNotModified)
 		return nil
 	}
 	h.Set("Content-Type", "application/json")
-	h.Set("Content-Length", strconv.Itoa(len(p.body)))
+	if acceptsGzip(r.Header.Get("Accept-Encoding")) {
+		h.Set("Content-Encoding", "gzip")
+		h.Set("Content-Length", strconv.Itoa(len(p.gz)))
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write(p.gz)
+		return nil
+	}
+	doc, err := p.document()
+	if err != nil {
+		return err
+	}
+	h.Set("Content-Length", strconv.Itoa(len(doc.json)))
 	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(p.body)
+	_, _ = w.Write(doc.json)
+	runtime.KeepAlive(doc) // the weak pointer follows doc, not its bytes
 	return nil
+}
+
+// acceptsGzip reports whether an Accept-Encoding header admits gzip: it
+// names gzip (or x-gzip) without q=0.
+func acceptsGzip(header string) bool {
+	for _, part := range strings.Split(header, ",") {
+		coding, params, _ := strings.Cut(part, ";")
+		coding = strings.ToLower(strings.TrimSpace(coding))
+		if coding != "gzip" && coding != "x-gzip" {
+			continue
+		}
+		for _, param := range strings.Split(params, ";") {
+			name, value, _ := strings.Cut(param, "=")
+			if strings.TrimSpace(name) == "q" {
+				if q, err := strconv.ParseFloat(strings.TrimSpace(value), 64); err == nil && q == 0 {
+					return false
+				}
+			}
+		}
+		return true
+	}
+	return false
 }
 
 // sdkStream serves GET /sdk/v1/stream: the current snapshot unless the
@@ -399,14 +488,20 @@ func (s *Server) sdkStream(w http.ResponseWriter, r *http.Request) {
 // newline, so it fits one data line.
 func snapshotEvent(w io.Writer, p *sdkPayload) func() error {
 	return func() error {
+		doc, err := p.document() // held until written, so other streams share it
+		if err != nil {
+			return err
+		}
 		head := "event: snapshot\nid: " + strconv.FormatInt(p.version, 10) + "\ndata: "
 		if _, err := io.WriteString(w, head); err != nil {
 			return err
 		}
-		if _, err := w.Write(p.body); err != nil {
+		_, err = w.Write(doc.json)
+		runtime.KeepAlive(doc) // the weak pointer follows doc, not its bytes
+		if err != nil {
 			return err
 		}
-		_, err := io.WriteString(w, "\n\n")
+		_, err = io.WriteString(w, "\n\n")
 		return err
 	}
 }

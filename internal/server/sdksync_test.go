@@ -2,11 +2,14 @@ package server_test
 
 import (
 	"bufio"
+	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -150,6 +153,43 @@ func sameResult(a, b eval.Result) bool {
 	}
 	a.Allocation, b.Allocation = nil, nil
 	return a == b
+}
+
+func TestTheSDKSnapshotIsTheSameDocumentCompressedOrNot(t *testing.T) {
+	f := newFixture(t)
+	f.apply(sdkFlags)
+	key := f.sdkKey("production")
+	// Setting Accept-Encoding stops the client from decompressing.
+	zipped, zbody := sdkGet(t, f.ts.URL+"/sdk/v1/snapshot", key, "Accept-Encoding", "gzip")
+	if zipped.StatusCode != 200 || zipped.Header.Get("Content-Encoding") != "gzip" {
+		t.Fatalf("with gzip accepted: status %d, Content-Encoding %q", zipped.StatusCode, zipped.Header.Get("Content-Encoding"))
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(zbody))
+	if err != nil {
+		t.Fatal(err)
+	}
+	unzipped, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, accept := range []string{"identity", "gzip;q=0, identity"} {
+		// The shared decompressed copy is gone after a collection and
+		// comes back from the compressed one.
+		runtime.GC()
+		plain, body := sdkGet(t, f.ts.URL+"/sdk/v1/snapshot", key, "Accept-Encoding", accept)
+		if plain.StatusCode != 200 || plain.Header.Get("Content-Encoding") != "" {
+			t.Fatalf("Accept-Encoding %q: status %d, Content-Encoding %q", accept, plain.StatusCode, plain.Header.Get("Content-Encoding"))
+		}
+		if !bytes.Equal(body, unzipped) {
+			t.Errorf("Accept-Encoding %q: the plain document differs from the decompressed one:\n%s\n%s", accept, body, unzipped)
+		}
+		if plain.Header.Get("ETag") != zipped.Header.Get("ETag") || !strings.Contains(plain.Header.Get("Vary"), "Accept-Encoding") {
+			t.Errorf("ETag %q and %q, Vary %q", plain.Header.Get("ETag"), zipped.Header.Get("ETag"), plain.Header.Get("Vary"))
+		}
+	}
+	if len(zbody) >= len(unzipped) {
+		t.Errorf("compressed %d bytes, plain %d", len(zbody), len(unzipped))
+	}
 }
 
 func TestTheSDKSnapshotAnswersNotModifiedUntilItsEnvironmentChanges(t *testing.T) {

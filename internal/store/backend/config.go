@@ -22,9 +22,12 @@ type Row struct {
 // order: environments, segments, flags, metrics and experiments sorted by
 // key, each flag's Environments filled with its current states (Version
 // set). States whose flag is missing cannot occur (Commit forbids them) and
-// are skipped.
+// are skipped. Equal strings of all rows share one copy (flagmodel.Interner):
+// the server keeps the configuration, and its flags repeat the same names
+// and values many times.
 func BuildConfig(rows []Row, auditSeq int64) (*store.Config, error) {
 	cfg := &store.Config{AuditSeq: auditSeq}
+	var in flagmodel.Interner
 	flags := map[string]int{}
 	var states []Row
 	for _, r := range rows {
@@ -33,14 +36,17 @@ func BuildConfig(rows []Row, auditSeq int64) (*store.Config, error) {
 		case store.KindEnvironment:
 			var v flagmodel.Environment
 			err = json.Unmarshal(r.Content, &v)
+			in.Environment(&v)
 			cfg.Environments = append(cfg.Environments, store.Versioned[flagmodel.Environment]{Value: v, Version: r.Version})
 		case store.KindSegment:
 			var v flagmodel.Segment
 			err = json.Unmarshal(r.Content, &v)
+			in.Segment(&v)
 			cfg.Segments = append(cfg.Segments, store.Versioned[flagmodel.Segment]{Value: v, Version: r.Version})
 		case store.KindFlag:
 			var v flagmodel.Flag
 			err = json.Unmarshal(r.Content, &v)
+			in.Flag(&v)
 			flags[r.Key] = len(cfg.Flags)
 			cfg.Flags = append(cfg.Flags, store.Versioned[flagmodel.Flag]{Value: v, Version: r.Version})
 		case store.KindFlagState:
@@ -68,11 +74,12 @@ func BuildConfig(rows []Row, auditSeq int64) (*store.Config, error) {
 			return nil, fmt.Errorf("decode %s version %d: %w", Target(r.Kind, r.Key, r.Env), r.Version, err)
 		}
 		st.Version = r.Version
+		st = in.FlagState(st)
 		f := &cfg.Flags[i].Value
 		if f.Environments == nil {
 			f.Environments = map[string]*flagmodel.FlagState{}
 		}
-		f.Environments[r.Env] = st
+		f.Environments[in.String(r.Env)] = st
 	}
 	sort.Slice(cfg.Environments, func(i, j int) bool { return cfg.Environments[i].Value.Key < cfg.Environments[j].Value.Key })
 	sort.Slice(cfg.Segments, func(i, j int) bool { return cfg.Segments[i].Value.Key < cfg.Segments[j].Value.Key })
