@@ -271,7 +271,9 @@ func encodeSDKPayload(set *snapshotSet, env string, prev *sdkPayload) (*sdkPaylo
 		return nil, fmt.Errorf("encode SDK snapshot of %q: %w", env, err)
 	}
 	var gz bytes.Buffer
-	zw, _ := gzip.NewWriterLevel(&gz, gzip.BestSpeed) // the level is valid; every change pays it
+	zw := gzipWriters.Get().(*gzip.Writer)
+	defer gzipWriters.Put(zw)
+	zw.Reset(&gz)
 	if _, err := zw.Write(body); err != nil {
 		return nil, fmt.Errorf("compress SDK snapshot of %q: %w", env, err)
 	}
@@ -370,6 +372,14 @@ func (s *Server) sdkSnapshot(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// gzipWriters keeps gzip writers at the fastest level between changes: a
+// new one allocates about a megabyte of compressor state, garbage that made
+// the collector run during a change's fan-out to the streams.
+var gzipWriters = sync.Pool{New: func() any {
+	zw, _ := gzip.NewWriterLevel(nil, gzip.BestSpeed) // the level is valid
+	return zw
+}}
+
 // acceptsGzip reports whether an Accept-Encoding header admits gzip: it
 // names gzip (or x-gzip) without q=0.
 func acceptsGzip(header string) bool {
@@ -445,9 +455,10 @@ func (s *Server) sdkStream(w http.ResponseWriter, r *http.Request) {
 	if last, err := strconv.ParseInt(strings.TrimSpace(r.Header.Get("Last-Event-ID")), 10, 64); err == nil {
 		sent = last
 	}
+	var held *sdkBody // see snapshotEvent
 	first := comment(": up to date\n\n")
 	if sent != p.version {
-		first = snapshotEvent(w, p)
+		first = snapshotEvent(w, p, &held)
 		sent = p.version
 	}
 	if !send(first) {
@@ -475,7 +486,7 @@ func (s *Server) sdkStream(w http.ResponseWriter, r *http.Request) {
 			if p.version == sent {
 				continue
 			}
-			next = snapshotEvent(w, p)
+			next = snapshotEvent(w, p, &held)
 			sent = p.version
 		}
 		if !send(next) {
@@ -485,13 +496,17 @@ func (s *Server) sdkStream(w http.ResponseWriter, r *http.Request) {
 }
 
 // snapshotEvent returns a writer of one SSE event. The JSON body has no
-// newline, so it fits one data line.
-func snapshotEvent(w io.Writer, p *sdkPayload) func() error {
+// newline, so it fits one data line. The document it wrote stays in *held:
+// a connected stream keeps the latest snapshot's decompressed copy alive,
+// so a change's fan-out decompresses it once, however often the garbage
+// collector runs meanwhile; an idle server holds only the compressed bytes.
+func snapshotEvent(w io.Writer, p *sdkPayload, held **sdkBody) func() error {
 	return func() error {
 		doc, err := p.document() // held until written, so other streams share it
 		if err != nil {
 			return err
 		}
+		*held = doc
 		head := "event: snapshot\nid: " + strconv.FormatInt(p.version, 10) + "\ndata: "
 		if _, err := io.WriteString(w, head); err != nil {
 			return err
