@@ -20,6 +20,23 @@ func (s *Snapshot) Evaluate(key string, ctx *Context) Result {
 	return s.evaluateKey(key, ctx, nil)
 }
 
+// EvaluateInto is Evaluate writing the result to *r: a caller that keeps
+// the result in a larger value (an SDK's typed details) saves a copy.
+func (s *Snapshot) EvaluateInto(r *Result, key string, ctx *Context) {
+	fl := s.flags[key]
+	switch {
+	case fl == nil:
+		*r = flagNotFound
+	case fl.fixed != nil:
+		*r = fl.fixed.Result
+	default:
+		if ctx == nil {
+			ctx = &emptyContext
+		}
+		*r = s.evaluate(fl, ctx, nil, 0).Result
+	}
+}
+
 // EvaluateAs evaluates flag key like Evaluate, and reports TYPE_MISMATCH
 // when the flag's value type is not want. Typed SDK accessors use it.
 func (s *Snapshot) EvaluateAs(key string, want flagmodel.ValueType, ctx *Context) Result {

@@ -407,7 +407,7 @@ func (c *Client) evaluate(r *eval.Result, key string, typ flagmodel.ValueType, c
 	// no allocation for TYPE_MISMATCH: the served value's Go type tells the
 	// flag's type; only when there is no value of the wanted type is the
 	// declared type looked up.
-	*r = st.snap.Evaluate(key, ctx)
+	st.snap.EvaluateInto(r, key, ctx)
 	if valueType(r.Value) == typ || r.ErrorCode == eval.ErrorFlagNotFound {
 		// The application uses the served value: when an experiment or a
 		// guarded rollout chose it, the unit is exposed.
