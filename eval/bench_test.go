@@ -1,6 +1,7 @@
 package eval_test
 
 import (
+	"reflect"
 	"testing"
 
 	"github.com/weirhq/weir/eval"
@@ -104,6 +105,21 @@ func TestEvaluationOfTheBenchmarkShapesDoesNotAllocate(t *testing.T) {
 	for name, fn := range cases {
 		if allocs := testing.AllocsPerRun(1000, fn); allocs != 0 {
 			t.Errorf("%s: %v allocations per evaluation, want 0", name, allocs)
+		}
+	}
+}
+
+func TestEvaluateIntoGivesWhatEvaluateGives(t *testing.T) {
+	s := benchSnapshot(t)
+	pool := keyPool(50)
+	for _, key := range []string{"simple", "country", "split", "complex", "no-such-flag"} {
+		for _, ctx := range []*eval.Context{nil, ctxSimple, ctxCountry, ctxComplex, &pool[7], &pool[31]} {
+			want := s.Evaluate(key, ctx)
+			got := eval.Result{Variant: "left over", ErrorMessage: "from an earlier call"}
+			s.EvaluateInto(&got, key, ctx)
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("EvaluateInto(%q, %+v) = %+v, Evaluate gives %+v", key, ctx, got, want)
+			}
 		}
 	}
 }
