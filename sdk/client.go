@@ -110,8 +110,13 @@ type Client struct {
 	applyMu sync.Mutex // serializes snapshot replacement
 
 	listenMu  sync.Mutex
-	listeners map[int]func(Change)
+	listeners map[int]listener
 	nextID    int
+	// changes numbers state changes as they happen, before readiness is
+	// announced: a listener hears only changes numbered after it
+	// registered, so one registered once New has returned never hears the
+	// first snapshot's READY, however late that is delivered.
+	changes atomic.Uint64
 
 	ready     chan struct{}
 	readyOnce sync.Once
@@ -157,7 +162,7 @@ func New(ctx context.Context, sdkKey string, opts ...Option) (*Client, error) {
 			return nil, fmt.Errorf("sdk: events base URL %q is not http(s)", o.eventsURL)
 		}
 	}
-	c := &Client{key: sdkKey, o: o, listeners: map[int]func(Change){}, ready: make(chan struct{}), done: make(chan struct{})}
+	c := &Client{key: sdkKey, o: o, listeners: map[int]listener{}, ready: make(chan struct{}), done: make(chan struct{})}
 	if o.cacheDir != "" && sdkKey != "" {
 		if err := os.MkdirAll(o.cacheDir, 0o700); err != nil {
 			return nil, fmt.Errorf("sdk: cache directory: %w", err)
@@ -259,6 +264,7 @@ func (c *Client) apply(data []byte) (bool, error) {
 	// The server just sent it: the client is current. The status is set
 	// before readiness is announced, so a WaitReady caller sees READY.
 	prev := Status(c.status.Swap(int32(StatusReady)))
+	seq := c.changes.Add(2) // the snapshot seq-1, the status seq
 	c.readyOnce.Do(func() { close(c.ready) })
 	c.applyMu.Unlock()
 	if c.cache != "" {
@@ -266,9 +272,9 @@ func (c *Client) apply(data []byte) (bool, error) {
 			c.o.logger.Warn("weir sdk: caching the snapshot failed", "error", err.Error())
 		}
 	}
-	c.emit(Change{Kind: ChangeSnapshot, Status: StatusReady, Environment: st.env, Version: st.version})
+	c.emit(seq-1, Change{Kind: ChangeSnapshot, Status: StatusReady, Environment: st.env, Version: st.version})
 	if prev != StatusReady {
-		c.emit(Change{Kind: ChangeStatus, Status: StatusReady, Environment: st.env, Version: st.version})
+		c.emit(seq, Change{Kind: ChangeStatus, Status: StatusReady, Environment: st.env, Version: st.version})
 	}
 	return true, nil
 }
@@ -278,18 +284,29 @@ func (c *Client) setStatus(s Status, err error) {
 	if Status(c.status.Swap(int32(s))) == s {
 		return
 	}
+	seq := c.changes.Add(1)
 	ch := Change{Kind: ChangeStatus, Status: s, Err: err}
 	if st := c.cur.Load(); st != nil {
 		ch.Environment, ch.Version = st.env, st.version
 	}
-	c.emit(ch)
+	c.emit(seq, ch)
 }
 
-func (c *Client) emit(ch Change) {
+// listener is an OnChange function and the number of the last change
+// before it registered.
+type listener struct {
+	fn    func(Change)
+	since uint64
+}
+
+// emit tells the listeners that registered before change seq happened.
+func (c *Client) emit(seq uint64, ch Change) {
 	c.listenMu.Lock()
 	fns := make([]func(Change), 0, len(c.listeners))
-	for _, fn := range c.listeners {
-		fns = append(fns, fn)
+	for _, l := range c.listeners {
+		if l.since < seq {
+			fns = append(fns, l.fn)
+		}
 	}
 	c.listenMu.Unlock()
 	for _, fn := range fns {
@@ -298,7 +315,9 @@ func (c *Client) emit(ch Change) {
 }
 
 // OnChange registers fn to be called after every snapshot replacement and
-// status change, and returns a function that unregisters it. fn runs on
+// status change that happens after it registered (never one from before,
+// such as the first snapshot's READY once New has returned), and returns a
+// function that unregisters it. fn runs on
 // the client's sync goroutine: it must return quickly (hand work to
 // another goroutine if needed); it may call the client's methods.
 func (c *Client) OnChange(fn func(Change)) (remove func()) {
@@ -306,7 +325,7 @@ func (c *Client) OnChange(fn func(Change)) (remove func()) {
 	defer c.listenMu.Unlock()
 	id := c.nextID
 	c.nextID++
-	c.listeners[id] = fn
+	c.listeners[id] = listener{fn: fn, since: c.changes.Load()}
 	return func() {
 		c.listenMu.Lock()
 		defer c.listenMu.Unlock()
