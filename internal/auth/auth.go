@@ -46,9 +46,13 @@ func NewID() string {
 
 // Hash returns the stored form of a secret.
 func Hash(secret string) []byte {
-	h := sha256.Sum256([]byte(secret))
+	h := HashSum(secret)
 	return h[:]
 }
+
+// HashSum is Hash as an array, which a caller can keep or use as a map key
+// without allocating.
+func HashSum(secret string) [sha256.Size]byte { return sha256.Sum256([]byte(secret)) }
 
 // Matches compares a secret with a stored hash in constant time.
 func Matches(secret string, hash []byte) bool {

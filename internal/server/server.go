@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -88,8 +89,8 @@ type Server struct {
 	reloadMu  sync.Mutex
 	mux       *http.ServeMux
 	routes    []route
-	keys      sync.Map // string(hash) → cachedKey
-	keyCount  atomic.Int64
+	keysMu    sync.RWMutex
+	keys      map[[sha256.Size]byte]cachedKey // by the secret's hash
 	metrics   metrics
 
 	ofrepLimit RateLimit
@@ -352,9 +353,37 @@ func (s *Server) handle(method, path string, admin bool, h func(w http.ResponseW
 		if err != nil {
 			s.writeError(rec, r, err)
 		}
-		s.metrics.requests.WithLabelValues(pattern, strconv.Itoa(rec.status)).Inc()
+		s.metrics.requests.WithLabelValues(pattern, statusLabel(rec.status)).Inc()
 		s.metrics.latency.WithLabelValues(pattern).Observe(time.Since(start).Seconds())
 	})
+}
+
+// statusLabel is a status code as a metric label; the common ones are
+// constants, so counting a request does not allocate.
+func statusLabel(code int) string {
+	switch code {
+	case http.StatusOK:
+		return "200"
+	case http.StatusCreated:
+		return "201"
+	case http.StatusAccepted:
+		return "202"
+	case http.StatusNoContent:
+		return "204"
+	case http.StatusNotModified:
+		return "304"
+	case http.StatusBadRequest:
+		return "400"
+	case http.StatusUnauthorized:
+		return "401"
+	case http.StatusForbidden:
+		return "403"
+	case http.StatusNotFound:
+		return "404"
+	case http.StatusTooManyRequests:
+		return "429"
+	}
+	return strconv.Itoa(code)
 }
 
 type statusRecorder struct {
@@ -437,30 +466,33 @@ type cachedKey struct {
 
 // lookupKey finds a valid (known, not revoked) key by its secret.
 func (s *Server) lookupKey(ctx context.Context, token string) (store.Key, error) {
-	hash := auth.Hash(token)
-	cacheKey := string(hash)
-	if v, ok := s.keys.Load(cacheKey); ok {
-		c := v.(cachedKey)
-		if time.Since(c.fetched) < keyCacheTTL {
-			if !c.found {
-				return store.Key{}, errUnauthorized
-			}
-			return c.key, nil
+	// The cache is keyed by the hash as an array: no allocation per request.
+	hash := auth.HashSum(token)
+	s.keysMu.RLock()
+	c, ok := s.keys[hash]
+	s.keysMu.RUnlock()
+	if ok && time.Since(c.fetched) < keyCacheTTL {
+		if !c.found {
+			return store.Key{}, errUnauthorized
 		}
+		return c.key, nil
 	}
-	k, err := s.store.KeyByHash(ctx, hash)
+	// A copy for the store, declared here so that only a miss allocates
+	// it: a slice passed through an interface escapes.
+	stored := hash
+	k, err := s.store.KeyByHash(ctx, stored[:])
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		s.cacheKey(cacheKey, cachedKey{found: false, fetched: time.Now()})
+		s.cacheKey(hash, cachedKey{found: false, fetched: time.Now()})
 		return store.Key{}, errUnauthorized
 	case err != nil:
 		return store.Key{}, err
 	}
 	if k.RevokedAt != nil || !auth.Matches(token, k.Hash) {
-		s.cacheKey(cacheKey, cachedKey{found: false, fetched: time.Now()})
+		s.cacheKey(hash, cachedKey{found: false, fetched: time.Now()})
 		return store.Key{}, errUnauthorized
 	}
-	s.cacheKey(cacheKey, cachedKey{key: k, found: true, fetched: time.Now()})
+	s.cacheKey(hash, cachedKey{key: k, found: true, fetched: time.Now()})
 	return k, nil
 }
 
@@ -468,20 +500,20 @@ func (s *Server) lookupKey(ctx context.Context, token string) (store.Key, error)
 // otherwise grow without limit.
 const maxCachedKeys = 10000
 
-func (s *Server) cacheKey(k string, v cachedKey) {
-	if s.keyCount.Load() >= maxCachedKeys {
-		s.keys.Clear()
-		s.keyCount.Store(0)
+func (s *Server) cacheKey(hash [sha256.Size]byte, v cachedKey) {
+	s.keysMu.Lock()
+	defer s.keysMu.Unlock()
+	if s.keys == nil || len(s.keys) >= maxCachedKeys {
+		s.keys = map[[sha256.Size]byte]cachedKey{}
 	}
-	if _, loaded := s.keys.Swap(k, v); !loaded {
-		s.keyCount.Add(1)
-	}
+	s.keys[hash] = v
 }
 
 // forgetKeys drops the key cache (after a revocation).
 func (s *Server) forgetKeys() {
-	s.keys.Clear()
-	s.keyCount.Store(0)
+	s.keysMu.Lock()
+	s.keys = nil
+	s.keysMu.Unlock()
 }
 
 // decodeJSON reads a strict JSON body: unknown fields and trailing data are
