@@ -1,23 +1,15 @@
 package app
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"io"
-	"log/slog"
 	"math/rand/v2"
-	"net/http"
-	"path/filepath"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/weirhq/weir/eval"
 	"github.com/weirhq/weir/internal/analysis"
-	"github.com/weirhq/weir/internal/auth"
-	"github.com/weirhq/weir/internal/store"
 	"github.com/weirhq/weir/sdk"
 )
 
@@ -55,46 +47,8 @@ flags:
 // would, and its results flag the sample-ratio mismatch.
 func TestAnExperimentRunsEndToEndFromSDKTrafficToResults(t *testing.T) {
 	ctx := context.Background()
-	const adminToken = "an-admin-token-for-the-experiment-test"
-	a, err := New(ctx, Config{Addr: "127.0.0.1:0", DB: "sqlite:" + filepath.Join(t.TempDir(), "weir.db"), AdminToken: adminToken},
-		slog.New(slog.NewTextHandler(io.Discard, nil)), &bytes.Buffer{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	const sdkKey = "weir_sdk_a-key-for-the-experiment-test"
-	if err := a.store.CreateKey(ctx, store.Key{ID: "sdk", Name: "test", Scope: store.ScopeSDK, Env: "production",
-		Hash: auth.Hash(sdkKey), CreatedBy: "test"}); err != nil {
-		t.Fatal(err)
-	}
-	if err := a.Listen(); err != nil {
-		t.Fatal(err)
-	}
-	serveCtx, stop := context.WithCancel(ctx)
-	served := make(chan error, 1)
-	go func() { served <- a.Serve(serveCtx) }()
-	defer func() {
-		stop()
-		if err := <-served; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-	}()
-	base := "http://" + a.Addr()
-	admin := func(method, path, contentType, body string) []byte {
-		t.Helper()
-		req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+adminToken)
-		req.Header.Set("Content-Type", contentType)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		out, _ := io.ReadAll(resp.Body)
-		if resp.StatusCode/100 != 2 {
-			t.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, out)
-		}
-		return out
-	}
+	live := startLive(t, "the-experiment-test")
+	base, sdkKey, admin := live.base, live.sdkKey, live.admin
 	admin("POST", "/api/v1/apply?reason=setup", "application/yaml", experimentConfig)
 	for _, flag := range []string{"checkout", "banner"} {
 		exp := `{"experiment": {"key": "` + flag + `-test", "environment": "production", "flag": "` + flag + `",

@@ -4,19 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
-	"log/slog"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"reflect"
-	"strings"
 	"testing"
 	"time"
-
-	"github.com/weirhq/weir/internal/auth"
-	"github.com/weirhq/weir/internal/store"
 )
 
 // ofrepJSDir holds the official OpenFeature JavaScript server SDK and its
@@ -24,75 +17,9 @@ import (
 // evaluates cases with them. `npm ci` there installs them; .ci/run does.
 const ofrepJSDir = "testdata/ofrep-js"
 
-// ofrepInteropFlags has a flag of every value type and every reason Weir
-// gives over OFREP.
-const ofrepInteropFlags = `
-environments:
-  - key: development
-  - key: production
-flags:
-  - key: banner
-    type: boolean
-    variants: {on: true, off: false}
-    environments:
-      production: {enabled: true, default: {variant: on}}
-  - key: greeting
-    type: string
-    variants: {dutch: "Hallo \"wereld\"", english: "Hello\nworld"}
-    environments:
-      production:
-        enabled: true
-        rules:
-          - id: netherlands
-            when: [{attribute: country, op: in, values: [NL]}]
-            serve: {variant: dutch}
-        default: {variant: english}
-  - key: limit
-    type: number
-    variants: {three: 3, pi: 3.14159}
-    environments:
-      production:
-        enabled: true
-        rules:
-          - when: [{attribute: plan, op: in, values: [pro]}]
-            serve: {variant: pi}
-        default: {variant: three}
-  - key: theme
-    type: object
-    variants:
-      blue: {colour: blue, sizes: [1, 2.5], nested: {deep: true}}
-    environments:
-      production: {enabled: true, default: {variant: blue}}
-  - key: rollout
-    type: boolean
-    variants: {on: true, off: false}
-    environments:
-      production: {enabled: true, default: {split: {on: 50, off: 50}, experiment: new-checkout}}
-  - key: kill-switch
-    type: boolean
-    variants: {on: true, off: false}
-    environments:
-      production: {enabled: false, offVariant: off}
-  - key: parked
-    type: string
-    variants: {a: "a"}
-    environments:
-      production: {enabled: false}
-  - key: gated
-    type: boolean
-    variants: {on: true, off: false}
-    environments:
-      production:
-        enabled: true
-        offVariant: off
-        prerequisites: [{flag: kill-switch, variants: [on]}]
-        default: {variant: on}
-  - key: dev-only
-    type: boolean
-    variants: {on: true}
-    environments:
-      development: {enabled: true, default: {variant: on}}
-`
+// ofrepInteropFlags is the flags file of the server's own OFREP tests: a
+// flag of every value type and every reason.
+const ofrepInteropFlags = "../server/testdata/ofrep-flags.yaml"
 
 // jsCase is one evaluation for check.mjs, and jsResult what the SDK
 // returned for it.
@@ -127,42 +54,13 @@ func TestTheOfficialOpenFeatureOFREPProviderEvaluatesWeirFlags(t *testing.T) {
 		t.Skipf("the OpenFeature JavaScript SDK is not installed: run `npm ci` in internal/app/%s (.ci/run does)", ofrepJSDir)
 	}
 	ctx := context.Background()
-	const adminToken = "an-admin-token-for-the-ofrep-js-test"
-	a, err := New(ctx, Config{Addr: "127.0.0.1:0", DB: "sqlite:" + filepath.Join(t.TempDir(), "weir.db"), AdminToken: adminToken},
-		slog.New(slog.NewTextHandler(io.Discard, nil)), &bytes.Buffer{})
+	flags, err := os.ReadFile(ofrepInteropFlags)
 	if err != nil {
 		t.Fatal(err)
 	}
-	const sdkKey = "weir_sdk_a-key-for-the-ofrep-js-test"
-	if err := a.store.CreateKey(ctx, store.Key{ID: "sdk", Name: "test", Scope: store.ScopeSDK, Env: "production",
-		Hash: auth.Hash(sdkKey), CreatedBy: "test"}); err != nil {
-		t.Fatal(err)
-	}
-	if err := a.Listen(); err != nil {
-		t.Fatal(err)
-	}
-	serveCtx, stop := context.WithCancel(ctx)
-	served := make(chan error, 1)
-	go func() { served <- a.Serve(serveCtx) }()
-	defer func() {
-		stop()
-		if err := <-served; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-	}()
-	base := "http://" + a.Addr()
-	req, _ := http.NewRequest("POST", base+"/api/v1/apply?reason=setup", strings.NewReader(ofrepInteropFlags))
-	req.Header.Set("Authorization", "Bearer "+adminToken)
-	req.Header.Set("Content-Type", "application/yaml")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("apply: %d %s", resp.StatusCode, body)
-	}
+	live := startLive(t, "the-ofrep-interop-test")
+	base, sdkKey := live.base, live.sdkKey
+	live.admin("POST", "/api/v1/apply?reason=setup", "application/yaml", string(flags))
 
 	user := map[string]any{"targetingKey": "user-1"}
 	v1 := map[string]any{"flagVersion": 1.0}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"reflect"
 	"strconv"
 	"strings"
@@ -22,73 +23,16 @@ import (
 // 400 → the body's errorCode, 404 → FLAG_NOT_FOUND, 401/403/429/5xx →
 // GENERAL, a value of the wrong type → TYPE_MISMATCH).
 
-const ofrepFlags = `
-environments:
-  - key: development
-  - key: production
-flags:
-  - key: banner
-    type: boolean
-    variants: {on: true, off: false}
-    environments:
-      production: {enabled: true, default: {variant: on}}
-  - key: greeting
-    type: string
-    variants: {dutch: "Hallo \"wereld\"", english: "Hello\nworld"}
-    environments:
-      production:
-        enabled: true
-        rules:
-          - id: netherlands
-            when: [{attribute: country, op: in, values: [NL]}]
-            serve: {variant: dutch}
-        default: {variant: english}
-  - key: limit
-    type: number
-    variants: {three: 3, pi: 3.14159, big: 1e20}
-    environments:
-      production:
-        enabled: true
-        rules:
-          - when: [{attribute: plan, op: in, values: [pro]}]
-            serve: {variant: pi}
-        default: {variant: three}
-  - key: theme
-    type: object
-    variants:
-      blue: {colour: blue, sizes: [1, 2.5], nested: {deep: true}}
-    environments:
-      production: {enabled: true, default: {variant: blue}}
-  - key: rollout
-    type: boolean
-    variants: {on: true, off: false}
-    environments:
-      production: {enabled: true, default: {split: {on: 50, off: 50}, experiment: new-checkout}}
-  - key: kill-switch
-    type: boolean
-    variants: {on: true, off: false}
-    environments:
-      production: {enabled: false, offVariant: off}
-  - key: parked
-    type: string
-    variants: {a: "a"}
-    environments:
-      production: {enabled: false}
-  - key: gated
-    type: boolean
-    variants: {on: true, off: false}
-    environments:
-      production:
-        enabled: true
-        offVariant: off
-        prerequisites: [{flag: kill-switch, variants: [on]}]
-        default: {variant: on}
-  - key: dev-only
-    type: boolean
-    variants: {on: true}
-    environments:
-      development: {enabled: true, default: {variant: on}}
-`
+// ofrepFlags is testdata/ofrep-flags.yaml: a flag of every value type and
+// every reason. internal/app's interop test evaluates the same file with an
+// official OpenFeature provider.
+var ofrepFlags = func() string {
+	b, err := os.ReadFile("testdata/ofrep-flags.yaml")
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
+}()
 
 // ofrepFixture is a server with ofrepFlags, an SDK key of production and
 // one of development.
